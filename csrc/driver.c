@@ -1,32 +1,29 @@
 /*
- * The driver: validates a problem, picks the path, and runs the loops of
- * the blocked algorithm around a kernel set.
+ * The driver: validates a problem, picks the path, splits the work over
+ * threads and runs the loops of the blocked algorithm around a kernel set.
  *
- * Blocked path, per output block of mc x nc (one unit of work):
- *     for each depth block of kc:
- *         pack A (mc x kc) and B (kc x nc) into contiguous panels
- *         for each nr-wide and mr-tall micro-tile: tile (+)= A panel . B panel
- *     convert and write the finished block to C
- * The tiles of a block stay in an accumulator buffer across the depth
- * blocks, so every element is summed in one order, p = 0 .. k-1, in the
- * accumulator type, and stored once (float16 rounds once, as NumPy does).
+ * Blocked path for one matrix (the loops of the BLIS algorithm):
+ *     for each column panel of nc columns of B and C:
+ *       for each depth block of kc:
+ *         pack B (kc x nc) into nr-wide micro-panels      (threads share)
+ *         for each row block of mc rows of A and C:       (split over threads)
+ *           pack A (mc x kc) into mr-tall micro-panels
+ *           for each micro-tile: C tile (+)= A panel . B panel
+ * Each element of C is summed in one order, p = 0 .. k-1, whatever the
+ * number of threads: the depth loop is never split, so results are bitwise
+ * the same for any thread count.
+ *
+ * Tiny matrices (and k == 0) go to the kernel set's direct path, and stacks
+ * of them are split over threads by matrix.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gm_kernel.h"
+#include "gm_threads.h"
 
 #define GM_ALIGN 64
-
-typedef struct workspace {
-    void *raw;
-    char *a_pack, *b_pack, *tiles;
-} workspace;
-
-static size_t round_up_size(size_t x)
-{
-    return (x + GM_ALIGN - 1) / GM_ALIGN * GM_ALIGN;
-}
 
 static ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b)
 {
@@ -38,102 +35,240 @@ static ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t b)
     return (a + b - 1) / b;
 }
 
-/* Block sizes for one problem: the kernel's, trimmed to the matrix. */
+static size_t round_up_size(size_t x)
+{
+    return (x + GM_ALIGN - 1) / GM_ALIGN * GM_ALIGN;
+}
+
+/* Where the blocked loops write: user C, or for float16 a float32 copy. */
+typedef struct c_target {
+    char *data;
+    ptrdiff_t row_stride, col_stride;   /* bytes */
+    int in_place;    /* accumulators can live right there (see micro) */
+    int padded;      /* rows and columns extend to whole micro-tiles */
+} c_target;
+
 typedef struct blocking {
     ptrdiff_t mc, kc, nc;
 } blocking;
 
-static blocking plan_blocks(const gm_kernel *kern, const gm_problem *p)
+/* The kernel's block sizes trimmed to the matrix, with mc lowered so that
+ * every thread gets row blocks. */
+static blocking plan_blocks(const gm_kernel *kern, const gm_problem *p,
+                            int threads)
 {
     blocking bl;
-    bl.mc = min_pd(kern->mc, ceil_div(p->m, kern->mr) * kern->mr);
+    ptrdiff_t rows_per_thread = ceil_div(p->m, threads);
+    bl.mc = min_pd(kern->mc, ceil_div(rows_per_thread, kern->mr) * kern->mr);
     bl.nc = min_pd(kern->nc, ceil_div(p->n, kern->nr) * kern->nr);
     bl.kc = min_pd(kern->kc, p->k);
     return bl;
 }
 
-/* Sizes are bounded by the kernel's block sizes, so none of this overflows. */
+/* Working memory of one thread: an A block and one spare C tile. */
+typedef struct thread_space {
+    char *a_pack;
+    char *tile;
+} thread_space;
+
+/* One allocation holds the shared B panel and every thread's space.  Its
+ * size is bounded by the block sizes, so this arithmetic cannot overflow. */
+typedef struct workspace {
+    void *raw;
+    char *b_pack;
+    thread_space threads[GM_MAX_THREADS];
+} workspace;
+
 static int workspace_alloc(workspace *ws, const gm_kernel *kern,
-                           const blocking *bl)
+                           const blocking *bl, int threads)
 {
-    size_t a_bytes = round_up_size((size_t)(bl->mc * bl->kc) * kern->packed_size);
     size_t b_bytes = round_up_size((size_t)(bl->kc * bl->nc) * kern->packed_size);
-    size_t t_bytes = round_up_size((size_t)(bl->mc * bl->nc) * kern->acc_size);
-    ws->raw = malloc(a_bytes + b_bytes + t_bytes + GM_ALIGN);
+    size_t a_bytes = round_up_size((size_t)(bl->mc * bl->kc) * kern->packed_size);
+    size_t t_bytes = round_up_size((size_t)(kern->mr * kern->nr) * kern->acc_size);
+    ws->raw = malloc(b_bytes + (size_t)threads * (a_bytes + t_bytes) + GM_ALIGN);
     if (ws->raw == NULL) {
         return -1;
     }
     uintptr_t base = ((uintptr_t)ws->raw + GM_ALIGN - 1) & ~(uintptr_t)(GM_ALIGN - 1);
-    ws->a_pack = (char *)base;
-    ws->b_pack = ws->a_pack + a_bytes;
-    ws->tiles = ws->b_pack + b_bytes;
+    char *cursor = (char *)base;
+    ws->b_pack = cursor;
+    cursor += b_bytes;
+    for (int t = 0; t < threads; ++t) {
+        ws->threads[t].a_pack = cursor;
+        ws->threads[t].tile = cursor + a_bytes;
+        cursor += a_bytes + t_bytes;
+    }
     return 0;
 }
 
-/* Computes C[s][ic:ic+mb, jc:jc+nb]. */
-static void compute_block(const gm_problem *p, const gm_kernel *kern,
-                          const blocking *bl, const workspace *ws,
-                          ptrdiff_t s, ptrdiff_t ic, ptrdiff_t mb,
-                          ptrdiff_t jc, ptrdiff_t nb)
+/* One micro-tile: in user memory when the kernel can work there and the
+ * tile is whole, otherwise through the thread's spare tile. */
+static void run_tile(const gm_kernel *kern, const c_target *c,
+                     ptrdiff_t depth, const char *a_panel,
+                     const char *b_panel, char *c_tile, ptrdiff_t rows,
+                     ptrdiff_t cols, int accumulate, char *spare)
+{
+    if (c->padded || (c->in_place && rows == kern->mr && cols == kern->nr)) {
+        kern->micro(depth, a_panel, b_panel, c_tile,
+                    c->row_stride / (ptrdiff_t)kern->acc_size, accumulate);
+        return;
+    }
+    if (accumulate) {
+        kern->load(spare, rows, cols, kern->nr, c_tile, c->row_stride,
+                   c->col_stride);
+    }
+    kern->micro(depth, a_panel, b_panel, spare, kern->nr, accumulate);
+    kern->store(spare, rows, cols, kern->nr, c_tile, c->row_stride,
+                c->col_stride);
+}
+
+/* Rows [ic, ic + mb) of the current (depth block, column panel). */
+static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
+                              const c_target *c, const thread_space *ts,
+                              const char *b_pack, ptrdiff_t ic, ptrdiff_t mb,
+                              ptrdiff_t pc, ptrdiff_t kb, ptrdiff_t jc,
+                              ptrdiff_t nb)
 {
     const int mr = kern->mr, nr = kern->nr;
-    const ptrdiff_t tiles_m = ceil_div(mb, mr), tiles_n = ceil_div(nb, nr);
-    const size_t tile_bytes = (size_t)mr * (size_t)nr * kern->acc_size;
-    const char *a = p->a.data + s * p->a.batch_stride + ic * p->a.row_stride;
-    const char *b = p->b.data + s * p->b.batch_stride + jc * p->b.col_stride;
-
-    for (ptrdiff_t pc = 0; pc < p->k; pc += bl->kc) {
-        const ptrdiff_t kb = min_pd(bl->kc, p->k - pc);
-        const size_t a_panel_bytes = (size_t)(mr * kb) * kern->packed_size;
-        const size_t b_panel_bytes = (size_t)(nr * kb) * kern->packed_size;
-        kern->pack_a(a + pc * p->a.col_stride, p->a.row_stride,
-                     p->a.col_stride, mb, kb, mr, ws->a_pack);
-        kern->pack_b(b + pc * p->b.row_stride, p->b.col_stride,
-                     p->b.row_stride, nb, kb, nr, ws->b_pack);
-        for (ptrdiff_t jt = 0; jt < tiles_n; ++jt) {
-            const char *b_panel = ws->b_pack + (size_t)jt * b_panel_bytes;
-            char *tile = ws->tiles + (size_t)(jt * tiles_m) * tile_bytes;
-            for (ptrdiff_t it = 0; it < tiles_m; ++it) {
-                kern->micro(kb, ws->a_pack + (size_t)it * a_panel_bytes,
-                            b_panel, tile, pc > 0);
-                tile += tile_bytes;
-            }
-        }
-    }
-
-    char *c = p->c.data + s * p->c.batch_stride;
-    for (ptrdiff_t jt = 0; jt < tiles_n; ++jt) {
-        const ptrdiff_t j0 = jt * nr;
-        for (ptrdiff_t it = 0; it < tiles_m; ++it) {
-            const ptrdiff_t i0 = it * mr;
-            kern->store(ws->tiles + (size_t)(jt * tiles_m + it) * tile_bytes,
-                        min_pd(mr, mb - i0), min_pd(nr, nb - j0), nr,
-                        c + (ic + i0) * p->c.row_stride
-                          + (jc + j0) * p->c.col_stride,
-                        p->c.row_stride, p->c.col_stride);
+    const size_t a_panel_bytes = (size_t)(mr * kb) * kern->packed_size;
+    const size_t b_panel_bytes = (size_t)(nr * kb) * kern->packed_size;
+    kern->pack_a(a->data + ic * a->row_stride + pc * a->col_stride,
+                 a->row_stride, a->col_stride, mb, kb, mr, ts->a_pack);
+    for (ptrdiff_t j0 = 0; j0 < nb; j0 += nr) {
+        const char *b_panel = b_pack + (size_t)(j0 / nr) * b_panel_bytes;
+        char *c_col = c->data + (jc + j0) * c->col_stride;
+        for (ptrdiff_t i0 = 0; i0 < mb; i0 += mr) {
+            run_tile(kern, c, kb, ts->a_pack + (size_t)(i0 / mr) * a_panel_bytes,
+                     b_panel, c_col + (ic + i0) * c->row_stride,
+                     min_pd(mr, mb - i0), min_pd(nr, nb - j0), pc > 0,
+                     ts->tile);
         }
     }
 }
 
-static void run_blocked(const gm_problem *p, const gm_kernel *kern)
+/* Thread `me` of `team`'s share of C = A @ B for one matrix. */
+static void blocked_matrix_part(const gm_kernel *kern, const blocking *bl,
+                                const gm_operand *a, const gm_operand *b,
+                                const c_target *c, ptrdiff_t m, ptrdiff_t n,
+                                ptrdiff_t k, workspace *ws, int me, int team)
 {
-    blocking bl = plan_blocks(kern, p);
-    workspace ws;
-    if (workspace_alloc(&ws, kern, &bl) != 0) {
-        /* No memory for panels: the direct path needs none. */
-        kern->direct(p, 0, p->batch);
-        return;
-    }
-    for (ptrdiff_t s = 0; s < p->batch; ++s) {
-        for (ptrdiff_t jc = 0; jc < p->n; jc += bl.nc) {
-            const ptrdiff_t nb = min_pd(bl.nc, p->n - jc);
-            for (ptrdiff_t ic = 0; ic < p->m; ic += bl.mc) {
-                compute_block(p, kern, &bl, &ws, s, ic,
-                              min_pd(bl.mc, p->m - ic), jc, nb);
+    const ptrdiff_t row_blocks = ceil_div(m, bl->mc);
+    const int nr = kern->nr;
+    for (ptrdiff_t jc = 0; jc < n; jc += bl->nc) {
+        const ptrdiff_t nb = min_pd(bl->nc, n - jc);
+        const ptrdiff_t panels = ceil_div(nb, nr);
+        for (ptrdiff_t pc = 0; pc < k; pc += bl->kc) {
+            const ptrdiff_t kb = min_pd(bl->kc, k - pc);
+            const size_t panel_bytes = (size_t)(nr * kb) * kern->packed_size;
+            /* Each thread packs a share of the B micro-panels. */
+            for (ptrdiff_t q = me; q < panels; q += team) {
+                const ptrdiff_t j0 = q * nr;
+                kern->pack_b(b->data + pc * b->row_stride + (jc + j0) * b->col_stride,
+                             b->col_stride, b->row_stride, min_pd(nr, nb - j0),
+                             kb, nr, ws->b_pack + (size_t)q * panel_bytes);
+            }
+            if (team > 1) {
+                GM_BARRIER();
+            }
+            for (ptrdiff_t blk = me; blk < row_blocks; blk += team) {
+                const ptrdiff_t ic = blk * bl->mc;
+                compute_row_block(kern, a, c, &ws->threads[me], ws->b_pack,
+                                  ic, min_pd(bl->mc, m - ic), pc, kb, jc, nb);
+            }
+            if (team > 1) {
+                GM_BARRIER();
             }
         }
     }
+}
+
+/* C = A @ B for one matrix, on `threads` threads sharing `ws`. */
+static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
+                           const gm_operand *a, const gm_operand *b,
+                           const c_target *c, ptrdiff_t m, ptrdiff_t n,
+                           ptrdiff_t k, workspace *ws, int threads)
+{
+    if (threads <= 1) {
+        blocked_matrix_part(kern, bl, a, b, c, m, n, k, ws, 0, 1);
+        return;
+    }
+    GM_PARALLEL(threads)
+    {
+        blocked_matrix_part(kern, bl, a, b, c, m, n, k, ws, GM_THREAD_ID(),
+                            GM_TEAM_SIZE());
+    }
+}
+
+static gm_operand item_operand(const gm_operand *op, ptrdiff_t s)
+{
+    gm_operand out = *op;
+    out.data += s * op->batch_stride;
+    return out;
+}
+
+/* Matrices [first, last) of the stack, each on `threads` threads. */
+static int run_blocked(const gm_problem *p, const gm_kernel *kern,
+                       ptrdiff_t first, ptrdiff_t last, int threads)
+{
+    blocking bl = plan_blocks(kern, p, threads);
+    workspace ws;
+    float *wide = NULL;
+    if (workspace_alloc(&ws, kern, &bl, threads) != 0) {
+        return -1;
+    }
+    /* float16: a float32 C padded to whole tiles. */
+    const ptrdiff_t wide_rows = ceil_div(p->m, kern->mr) * kern->mr;
+    const ptrdiff_t wide_cols = ceil_div(p->n, kern->nr) * kern->nr;
+    if (kern->c_mode == GM_C_WIDE) {
+        if ((size_t)wide_cols > SIZE_MAX / kern->acc_size / (size_t)wide_rows) {
+            free(ws.raw);
+            return -1;
+        }
+        wide = (float *)malloc((size_t)wide_rows * (size_t)wide_cols * kern->acc_size);
+        if (wide == NULL) {
+            free(ws.raw);
+            return -1;
+        }
+    }
+    for (ptrdiff_t s = first; s < last; ++s) {
+        gm_operand a = item_operand(&p->a, s), b = item_operand(&p->b, s);
+        gm_operand cu = item_operand(&p->c, s);
+        c_target c;
+        if (wide != NULL) {
+            c.data = (char *)wide;
+            c.col_stride = (ptrdiff_t)kern->acc_size;
+            c.row_stride = wide_cols * c.col_stride;
+            c.in_place = 1;
+            c.padded = 1;
+        }
+        else {
+            c.data = cu.data;
+            c.row_stride = cu.row_stride;
+            c.col_stride = cu.col_stride;
+            c.padded = 0;
+            c.in_place = kern->c_mode == GM_C_SAME
+                         && cu.col_stride == (ptrdiff_t)kern->acc_size
+                         && cu.row_stride % (ptrdiff_t)kern->acc_size == 0;
+        }
+        blocked_matrix(kern, &bl, &a, &b, &c, p->m, p->n, p->k, &ws, threads);
+        if (wide != NULL) {
+            kern->store(wide, p->m, p->n, wide_cols, cu.data, cu.row_stride,
+                        cu.col_stride);
+        }
+    }
+    free(wide);
     free(ws.raw);
+    return 0;
+}
+
+/* Matrices [first, last): blocked when worth it, else direct.  On no
+ * memory, the direct path, which needs none. */
+static void run_serial(const gm_problem *p, const gm_kernel *kern,
+                       ptrdiff_t first, ptrdiff_t last, int blocked)
+{
+    if (!blocked || run_blocked(p, kern, first, last, 1) != 0) {
+        kern->direct(p, first, last);
+    }
 }
 
 int gm_matmul(const gm_problem *p)
@@ -147,11 +282,25 @@ int gm_matmul(const gm_problem *p)
     }
     const gm_kernel *kern = gm_kernel_for(gm_family_of(p->type));
     const double flops = (double)p->m * (double)p->n * (double)p->k;
-    if (p->k == 0 || flops <= kern->direct_max_flops) {
+    const int blocked = p->k > 0 && flops > kern->direct_max_flops;
+    const int threads = gm_threads_begin(flops * (double)p->batch);
+
+    if (threads <= 1) {
+        run_serial(p, kern, 0, p->batch, blocked);
+    }
+    else if (p->batch >= 2 * threads || !blocked) {
+        /* Many matrices: whole matrices per thread, in contiguous runs. */
+        GM_PARALLEL(threads)
+        {
+            const int me = GM_THREAD_ID(), team = GM_TEAM_SIZE();
+            const ptrdiff_t first = p->batch * me / team;
+            const ptrdiff_t last = p->batch * (me + 1) / team;
+            run_serial(p, kern, first, last, blocked);
+        }
+    }
+    else if (run_blocked(p, kern, 0, p->batch, threads) != 0) {
         kern->direct(p, 0, p->batch);
     }
-    else {
-        run_blocked(p, kern);
-    }
+    gm_threads_end();
     return GM_OK;
 }

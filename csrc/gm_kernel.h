@@ -28,19 +28,26 @@ typedef void (*gm_pack_fn)(const char *src, ptrdiff_t row_stride,
                            ptrdiff_t depth, int panel, void *dst);
 
 /*
- * tile (mr x nr accumulators, row-major) = a_panel . b_panel over `depth`
- * packed steps, or tile += ... when `accumulate` is nonzero.
+ * C tile (mr x nr, rows `c_row_stride` accumulator elements apart, columns
+ * contiguous) = a_panel . b_panel over `depth` packed steps, or += when
+ * `accumulate` is nonzero.  The tile may be user memory (possibly
+ * unaligned) or the driver's tile buffer.
  */
 typedef void (*gm_micro_fn)(ptrdiff_t depth, const void *a_panel,
-                            const void *b_panel, void *tile, int accumulate);
+                            const void *b_panel, void *c,
+                            ptrdiff_t c_row_stride, int accumulate);
 
 /*
- * Writes the top-left rows x cols of an accumulator tile (row-major, rows of
- * `tile_cols` elements) to user memory, converting to the storage type.
+ * Moves the top-left rows x cols of an accumulator tile (row-major, rows of
+ * `tile_cols` elements) to user memory, converting to the storage type
+ * (store), or from user memory into the tile (load).
  */
 typedef void (*gm_store_fn)(const void *tile, ptrdiff_t rows, ptrdiff_t cols,
-                            int tile_cols, char *dst, ptrdiff_t row_stride,
-                            ptrdiff_t col_stride);
+                            ptrdiff_t tile_cols, char *dst,
+                            ptrdiff_t row_stride, ptrdiff_t col_stride);
+typedef void (*gm_load_fn)(void *tile, ptrdiff_t rows, ptrdiff_t cols,
+                           ptrdiff_t tile_cols, const char *src,
+                           ptrdiff_t row_stride, ptrdiff_t col_stride);
 
 /*
  * Computes matrices [first, last) of the problem directly from user memory,
@@ -55,14 +62,25 @@ typedef struct gm_kernel {
     ptrdiff_t mc, kc, nc;    /* cache blocks; mc % mr == 0, nc % nr == 0 */
     size_t packed_size;      /* bytes of one packed element of A or B */
     size_t acc_size;         /* bytes of one accumulator in a tile */
+    /* How C holds partial sums between depth blocks:
+     *   GM_C_SAME   storage is the accumulator type: the micro-kernel
+     *               works in user memory when columns are contiguous;
+     *   GM_C_WRAP   a narrower integer or bool: storing and reloading a
+     *               partial sum loses nothing (wrap-around, OR);
+     *   GM_C_WIDE   float16: partial sums live in a float32 copy of C,
+     *               rounded once at the end. */
+    int c_mode;
     gm_pack_fn pack_a, pack_b;
     gm_micro_fn micro;
     gm_store_fn store;
+    gm_load_fn load;
     gm_direct_fn direct;
     /* Products with at most this many multiply-adds per matrix take the
      * direct path: packing would cost more than it saves. */
     double direct_max_flops;
 } gm_kernel;
+
+enum { GM_C_SAME, GM_C_WRAP, GM_C_WIDE };
 
 /* The element families: types that share arithmetic share kernels. */
 typedef enum gm_family {

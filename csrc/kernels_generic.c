@@ -35,6 +35,7 @@ GM_DEFINE_ACCESS(ld, long double)
 
 /* bool: any byte that is not zero is true; the result is 0 or 1. */
 #define NAME bool
+#define C_MODE GM_C_WRAP
 #define PACK_T uint8_t
 #define LOAD(p) ((uint8_t)(get_u8(p) != 0))
 #define STORE(p, v) put_u8((p), (uint8_t)(v))
@@ -69,6 +70,8 @@ GM_DEFINE_ACCESS(ld, long double)
 #undef STORE
 
 #define NAME i32
+#undef C_MODE
+#define C_MODE GM_C_SAME
 #define LOAD(p) get_u32(p)
 #define STORE(p, v) put_u32((p), (v))
 #include "generic_real.inc"
@@ -90,6 +93,8 @@ GM_DEFINE_ACCESS(ld, long double)
 /* float16: products of halves are exact in float; the sum runs in float and
  * is rounded to half once. */
 #define NAME f16
+#undef C_MODE
+#define C_MODE GM_C_WIDE
 #define PACK_T float
 #define LOAD(p) gm_half_to_float(get_u16(p))
 #define STORE(p, v) put_u16((p), gm_float_to_half(v))
@@ -99,6 +104,8 @@ GM_DEFINE_ACCESS(ld, long double)
 #undef STORE
 
 #define NAME f32
+#undef C_MODE
+#define C_MODE GM_C_SAME
 #define LOAD(p) get_f32(p)
 #define STORE(p, v) put_f32((p), (v))
 #include "generic_real.inc"
@@ -129,6 +136,7 @@ GM_DEFINE_ACCESS(ld, long double)
 #undef MADD
 #undef MR
 #undef NR
+#undef C_MODE
 
 #define MR 2
 #define NR 2

@@ -14,6 +14,7 @@
 #include <numpy/ndarraytypes.h>
 #include <numpy/ufuncobject.h>
 
+#include <limits.h>
 #include <string.h>
 
 #include "gufunc_matmul.h"
@@ -300,7 +301,31 @@ static PyObject *py_kernel_names(PyObject *NPY_UNUSED(self),
     return names;
 }
 
+static PyObject *py_set_num_threads(PyObject *NPY_UNUSED(self), PyObject *arg)
+{
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (n < 0 || n > INT_MAX || gm_set_num_threads((int)n) != 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "the number of threads must be a non-negative integer");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_get_num_threads(PyObject *NPY_UNUSED(self),
+                                    PyObject *NPY_UNUSED(arg))
+{
+    return PyLong_FromLong(gm_get_num_threads());
+}
+
 static PyMethodDef module_methods[] = {
+    {"_set_num_threads", py_set_num_threads, METH_O,
+     "Threads per call (0: OpenMP's default)."},
+    {"_get_num_threads", py_get_num_threads, METH_NOARGS,
+     "Threads a large call may use."},
     {"_select_isa", py_select_isa, METH_O,
      "Use the kernels for an instruction set; returns the one now in use."},
     {"_isa", py_isa, METH_NOARGS, "The instruction set of the kernels in use."},
@@ -316,6 +341,12 @@ static struct PyModuleDef module_def = {
     "Compiled core of gufunc_matmul: the matmul ufunc and kernel selection.",
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
+
+#ifdef _OPENMP
+#define GM_OPENMP 1
+#else
+#define GM_OPENMP 0
+#endif
 
 #if defined(__clang__)
 #define GM_COMPILER "clang " __clang_version__
@@ -342,7 +373,8 @@ PyMODINIT_FUNC PyInit__core(void)
         Py_DECREF(module);
         return NULL;
     }
-    if (PyModule_AddStringConstant(module, "_compiler", GM_COMPILER) < 0) {
+    if (PyModule_AddStringConstant(module, "_compiler", GM_COMPILER) < 0
+            || PyModule_AddIntConstant(module, "_openmp", GM_OPENMP) < 0) {
         Py_DECREF(module);
         return NULL;
     }

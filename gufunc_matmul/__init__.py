@@ -4,6 +4,7 @@
 ``(n?,k),(k,m?)->(n?,m?)`` that gives the results, dtypes, shapes and errors
 of :func:`numpy.matmul`.
 """
+import operator as _operator
 import os as _os
 
 from . import _core
@@ -11,7 +12,27 @@ from ._core import matmul
 from ._config import show_config
 
 __version__ = "0.1.0"
-__all__ = ["matmul", "show_config", "__version__"]
+__all__ = ["matmul", "set_num_threads", "get_num_threads", "show_config",
+           "__version__"]
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads one large product may use.
+
+    ``0`` restores the default: OpenMP's, which follows ``OMP_NUM_THREADS``
+    and threadpoolctl.  Results are bitwise identical for any number of
+    threads.  Calls made at the same time from several Python threads run
+    on one thread each, so the machine is never oversubscribed.
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        n = _operator.index(n)
+    _core._set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads a large product may use."""
+    return _core._get_num_threads()
+
 
 # Instruction set of the kernels: GUFUNC_MATMUL_ISA=generic|avx2|avx512|neon
 # forces one (an unknown or unsupported name is an error at import).
@@ -24,3 +45,8 @@ try:
     matmul.__module__ = __name__
 except (AttributeError, TypeError):
     pass
+
+# GUFUNC_MATMUL_NUM_THREADS sets the threads per call at import.
+_threads_request = _os.environ.get("GUFUNC_MATMUL_NUM_THREADS", "").strip()
+if _threads_request:
+    set_num_threads(int(_threads_request))
