@@ -1,13 +1,53 @@
 /*
  * Kernel selection: which kernel set serves each family, chosen once from
- * what the CPU and the build support.
+ * what the CPU and the build support.  Families a tuned set leaves empty
+ * fall back to the portable kernels.
  */
 #include <string.h>
 
 #include "gm_kernel.h"
 
-static const gm_kernel_table *active_table = &gm_generic_kernels;
-static const char *active_isa = "generic";
+typedef struct isa_entry {
+    const char *name;
+    const gm_kernel_table *table;
+    int (*supported)(void);
+} isa_entry;
+
+static int always(void)
+{
+    return 1;
+}
+
+#if GM_HAVE_X86_KERNELS
+static int cpu_has_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+           && __builtin_cpu_supports("f16c");
+}
+
+static int cpu_has_avx512(void)
+{
+    __builtin_cpu_init();
+    return cpu_has_avx2() && __builtin_cpu_supports("avx512f")
+           && __builtin_cpu_supports("avx512bw")
+           && __builtin_cpu_supports("avx512vl")
+           && __builtin_cpu_supports("avx512dq");
+}
+#endif
+
+/* Best first. */
+static const isa_entry isas[] = {
+#if GM_HAVE_X86_KERNELS
+    {"avx512", &gm_avx512_kernels, cpu_has_avx512},
+    {"avx2", &gm_avx2_kernels, cpu_has_avx2},
+#endif
+    {"generic", &gm_generic_kernels, always},
+};
+#define NUM_ISAS (sizeof isas / sizeof isas[0])
+
+static const isa_entry *active = &isas[NUM_ISAS - 1];
+static char available[64];
 
 gm_family gm_family_of(gm_type type)
 {
@@ -30,7 +70,7 @@ gm_family gm_family_of(gm_type type)
 
 const gm_kernel *gm_kernel_for(gm_family family)
 {
-    const gm_kernel *kern = (*active_table)[family];
+    const gm_kernel *kern = (*active->table)[family];
     return kern != NULL ? kern : gm_generic_kernels[family];
 }
 
@@ -44,21 +84,37 @@ const char *gm_kernel_name(gm_type type)
 
 const char *gm_isa_name(void)
 {
-    return active_isa;
+    return active->name;
 }
 
 const char *gm_available_isas(void)
 {
-    return "generic";
+    if (available[0] == '\0') {
+        for (size_t i = 0; i < NUM_ISAS; ++i) {
+            if (isas[i].supported()) {
+                if (available[0] != '\0') {
+                    strcat(available, ",");
+                }
+                strcat(available, isas[i].name);
+            }
+        }
+    }
+    return available;
 }
 
 int gm_select_isa(const char *name)
 {
-    if (name == NULL || name[0] == '\0' || strcmp(name, "auto") == 0
-            || strcmp(name, "generic") == 0) {
-        active_table = &gm_generic_kernels;
-        active_isa = "generic";
-        return 0;
+    const int automatic = name == NULL || name[0] == '\0'
+                          || strcmp(name, "auto") == 0;
+    for (size_t i = 0; i < NUM_ISAS; ++i) {
+        if ((automatic || strcmp(name, isas[i].name) == 0)
+                && isas[i].supported()) {
+            active = &isas[i];
+            return 0;
+        }
+        if (!automatic && strcmp(name, isas[i].name) == 0) {
+            return -1;   /* known, but this CPU cannot run it */
+        }
     }
     return -1;
 }

@@ -96,6 +96,10 @@ gm_family gm_family_of(gm_type type);
 /* Kernel tables, one entry per family; NULL entries fall back to generic. */
 typedef const gm_kernel *gm_kernel_table[GM_NUM_FAMILIES];
 extern const gm_kernel_table gm_generic_kernels;
+#if GM_HAVE_X86_KERNELS
+extern const gm_kernel_table gm_avx2_kernels;
+extern const gm_kernel_table gm_avx512_kernels;
+#endif
 
 /* The kernel in use for a family (set by gm_select_isa). */
 const gm_kernel *gm_kernel_for(gm_family family);
