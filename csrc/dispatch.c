@@ -7,9 +7,11 @@
 
 #include "gm_kernel.h"
 
+/* An instruction set's kernels may come in several tables (files); the
+ * first entry that is not NULL serves a family. */
 typedef struct isa_entry {
     const char *name;
-    const gm_kernel_table *table;
+    const gm_kernel_table *tables[2];
     int (*supported)(void);
 } isa_entry;
 
@@ -39,10 +41,10 @@ static int cpu_has_avx512(void)
 /* Best first. */
 static const isa_entry isas[] = {
 #if GM_HAVE_X86_KERNELS
-    {"avx512", &gm_avx512_kernels, cpu_has_avx512},
-    {"avx2", &gm_avx2_kernels, cpu_has_avx2},
+    {"avx512", {&gm_avx512_kernels, &gm_avx512_int_kernels}, cpu_has_avx512},
+    {"avx2", {&gm_avx2_kernels, NULL}, cpu_has_avx2},
 #endif
-    {"generic", &gm_generic_kernels, always},
+    {"generic", {&gm_generic_kernels, NULL}, always},
 };
 #define NUM_ISAS (sizeof isas / sizeof isas[0])
 
@@ -70,8 +72,13 @@ gm_family gm_family_of(gm_type type)
 
 const gm_kernel *gm_kernel_for(gm_family family)
 {
-    const gm_kernel *kern = (*active->table)[family];
-    return kern != NULL ? kern : gm_generic_kernels[family];
+    for (int t = 0; t < 2 && active->tables[t] != NULL; ++t) {
+        const gm_kernel *kern = (*active->tables[t])[family];
+        if (kern != NULL) {
+            return kern;
+        }
+    }
+    return gm_generic_kernels[family];
 }
 
 const char *gm_kernel_name(gm_type type)

@@ -98,7 +98,8 @@ typedef const gm_kernel *gm_kernel_table[GM_NUM_FAMILIES];
 extern const gm_kernel_table gm_generic_kernels;
 #if GM_HAVE_X86_KERNELS
 extern const gm_kernel_table gm_avx2_kernels;
-extern const gm_kernel_table gm_avx512_kernels;
+extern const gm_kernel_table gm_avx512_kernels;      /* floats */
+extern const gm_kernel_table gm_avx512_int_kernels;  /* bool, ints, complex */
 #endif
 
 /* The kernel in use for a family (set by gm_select_isa). */
