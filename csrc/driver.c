@@ -271,6 +271,41 @@ static void run_serial(const gm_problem *p, const gm_kernel *kern,
     }
 }
 
+/* The direct path for rows (or columns) [first, last) of every matrix. */
+static void direct_slice(const gm_problem *p, const gm_kernel *kern,
+                         int by_rows, ptrdiff_t first, ptrdiff_t last)
+{
+    gm_problem part = *p;
+    if (by_rows) {
+        part.m = last - first;
+        part.a.data += first * p->a.row_stride;
+        part.c.data += first * p->c.row_stride;
+    }
+    else {
+        part.n = last - first;
+        part.b.data += first * p->b.col_stride;
+        part.c.data += first * p->c.col_stride;
+    }
+    if (part.m > 0 && part.n > 0) {
+        kern->direct(&part, 0, part.batch);
+    }
+}
+
+/* Few matrices on the direct path (matrix-vector products): split the
+ * longer of m and n over the threads. */
+static void direct_split(const gm_problem *p, const gm_kernel *kern,
+                         int threads)
+{
+    const int by_rows = p->m >= p->n;
+    const ptrdiff_t extent = by_rows ? p->m : p->n;
+    GM_PARALLEL(threads)
+    {
+        const int me = GM_THREAD_ID(), team = GM_TEAM_SIZE();
+        direct_slice(p, kern, by_rows, extent * me / team,
+                     extent * (me + 1) / team);
+    }
+}
+
 int gm_matmul(const gm_problem *p)
 {
     if (p == NULL || (int)p->type < 0 || p->type >= GM_NUM_TYPES
@@ -282,11 +317,17 @@ int gm_matmul(const gm_problem *p)
     }
     const gm_kernel *kern = gm_kernel_for(gm_family_of(p->type));
     const double flops = (double)p->m * (double)p->n * (double)p->k;
-    const int blocked = p->k > 0 && flops > kern->direct_max_flops;
+    /* A vector operand leaves nothing for packing to reuse: the direct
+     * path streams the matrix once. */
+    const int vector = p->m == 1 || p->n == 1;
+    const int blocked = p->k > 0 && !vector && flops > kern->direct_max_flops;
     const int threads = gm_threads_begin(flops * (double)p->batch);
 
     if (threads <= 1) {
         run_serial(p, kern, 0, p->batch, blocked);
+    }
+    else if (!blocked && p->batch < threads) {
+        direct_split(p, kern, threads);
     }
     else if (p->batch >= 2 * threads || !blocked) {
         /* Many matrices: whole matrices per thread, in contiguous runs. */

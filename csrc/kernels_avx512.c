@@ -1,7 +1,414 @@
 /*
- * x86-64 AVX-512 (F, BW, VL, DQ) kernels.  Compiled with those instructions
- * enabled; only called after CPU detection says they run here.
+ * x86-64 AVX-512 (F, BW, VL, DQ) kernels for float64, float32 and float16.
+ * Compiled with those instructions enabled; only called after CPU detection
+ * says they run here.
+ *
+ * Micro-kernels hold a 12-row tile of C in 24 zmm registers (two vectors
+ * per row), broadcast one element of A per row and step, and read two
+ * vectors of B per step.  float16 is converted to float32 while packing
+ * and runs on the float32 micro-kernel; the driver keeps its partial sums
+ * in float32 and rounds once.
  */
+#include <immintrin.h>
+#include <string.h>
+
+#include "gm_half.h"
 #include "gm_kernel.h"
 
-const gm_kernel_table gm_avx512_kernels = {0};
+#define MR 12
+
+/* ---- packing ----------------------------------------------------------- */
+
+/* Generic packing with an element conversion; the contiguous-rows case (one
+ * depth step is a run of consecutive elements) is a plain copy. */
+#define DEFINE_PACK(NAME, SRC_T, DST_T, CONVERT, FAST_RUN)                    \
+    static void NAME(const char *src, ptrdiff_t row_stride,                   \
+                     ptrdiff_t depth_stride, ptrdiff_t rows, ptrdiff_t depth, \
+                     int panel, void *dst_)                                   \
+    {                                                                         \
+        DST_T *dst = (DST_T *)dst_;                                           \
+        for (ptrdiff_t r0 = 0; r0 < rows; r0 += panel) {                      \
+            const ptrdiff_t live = rows - r0 < panel ? rows - r0 : panel;     \
+            const char *base = src + r0 * row_stride;                         \
+            if (row_stride == (ptrdiff_t)sizeof(SRC_T)) {                     \
+                for (ptrdiff_t p = 0; p < depth; ++p) {                       \
+                    FAST_RUN(dst, base + p * depth_stride, live);             \
+                    for (ptrdiff_t i = live; i < panel; ++i) {                \
+                        dst[i] = 0;                                           \
+                    }                                                         \
+                    dst += panel;                                             \
+                }                                                             \
+                continue;                                                     \
+            }                                                                 \
+            for (ptrdiff_t p = 0; p < depth; ++p) {                           \
+                const char *column = base + p * depth_stride;                 \
+                ptrdiff_t i = 0;                                              \
+                for (; i < live; ++i) {                                       \
+                    SRC_T v;                                                  \
+                    memcpy(&v, column + i * row_stride, sizeof v);            \
+                    dst[i] = CONVERT(v);                                      \
+                }                                                             \
+                for (; i < panel; ++i) {                                      \
+                    dst[i] = 0;                                               \
+                }                                                             \
+                dst += panel;                                                 \
+            }                                                                 \
+        }                                                                     \
+    }
+
+#define SAME(v) (v)
+#define COPY_RUN(dst, src, count) memcpy((dst), (src), (size_t)(count) * sizeof *(dst))
+
+/* Sixteen halves at a time through the hardware conversion. */
+static inline void half_run(float *dst, const char *src, ptrdiff_t count)
+{
+    ptrdiff_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)(src + 2 * i));
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(h));
+    }
+    if (i < count) {
+        __mmask16 mask = (__mmask16)((1u << (count - i)) - 1u);
+        __m256i h = _mm256_maskz_loadu_epi16(mask, src + 2 * i);
+        _mm512_mask_storeu_ps(dst + i, mask, _mm512_cvtph_ps(h));
+    }
+}
+
+DEFINE_PACK(pack_f64, double, double, SAME, COPY_RUN)
+DEFINE_PACK(pack_f32, float, float, SAME, COPY_RUN)
+DEFINE_PACK(pack_f16, uint16_t, float, gm_half_to_float, half_run)
+
+/* ---- micro-kernels ----------------------------------------------------- */
+
+/*
+ * C (MR x 2 vectors) (+)= A panel . B panel.  Accumulators start from C when
+ * accumulating, so every element is summed in the order p = 0, 1, ...
+ */
+#define DEFINE_MICRO(NAME, T, VEC, LANES, SET1, LOADU, FMADD, ZERO, STOREU)   \
+    static void NAME(ptrdiff_t depth, const void *a_panel,                    \
+                     const void *b_panel, void *c_, ptrdiff_t rs,             \
+                     int accumulate)                                          \
+    {                                                                         \
+        const T *a = (const T *)a_panel;                                      \
+        const T *b = (const T *)b_panel;                                      \
+        char *c = (char *)c_;                                                 \
+        const size_t row_bytes = (size_t)rs * sizeof(T);                      \
+        const size_t half_row = LANES * sizeof(T);                            \
+        VEC t[MR][2];                                                         \
+        _Pragma("GCC unroll 12")                                              \
+        for (int i = 0; i < MR; ++i) {                                        \
+            t[i][0] = accumulate ? LOADU(c + i * row_bytes) : ZERO();         \
+            t[i][1] = accumulate ? LOADU(c + i * row_bytes + half_row)        \
+                                 : ZERO();                                    \
+        }                                                                     \
+        _Pragma("GCC unroll 2")                                               \
+        for (ptrdiff_t p = 0; p < depth; ++p) {                               \
+            const VEC b0 = LOADU(b);                                          \
+            const VEC b1 = LOADU(b + LANES);                                  \
+            _Pragma("GCC unroll 12")                                          \
+            for (int i = 0; i < MR; ++i) {                                    \
+                const VEC ai = SET1(a[i]);                                    \
+                t[i][0] = FMADD(ai, b0, t[i][0]);                             \
+                t[i][1] = FMADD(ai, b1, t[i][1]);                             \
+            }                                                                 \
+            a += MR;                                                          \
+            b += 2 * LANES;                                                   \
+        }                                                                     \
+        _Pragma("GCC unroll 12")                                              \
+        for (int i = 0; i < MR; ++i) {                                        \
+            STOREU(c + i * row_bytes, t[i][0]);                               \
+            STOREU(c + i * row_bytes + half_row, t[i][1]);                    \
+        }                                                                     \
+    }
+
+DEFINE_MICRO(micro_f64, double, __m512d, 8, _mm512_set1_pd, _mm512_loadu_pd,
+             _mm512_fmadd_pd, _mm512_setzero_pd, _mm512_storeu_pd)
+DEFINE_MICRO(micro_f32, float, __m512, 16, _mm512_set1_ps, _mm512_loadu_ps,
+             _mm512_fmadd_ps, _mm512_setzero_ps, _mm512_storeu_ps)
+
+/* ---- tile transfers ---------------------------------------------------- */
+
+#define DEFINE_COPY_OUT(NAME, T)                                              \
+    static void NAME(const void *tile_, ptrdiff_t rows, ptrdiff_t cols,       \
+                     ptrdiff_t tile_cols, char *dst, ptrdiff_t row_stride,    \
+                     ptrdiff_t col_stride)                                    \
+    {                                                                         \
+        const T *tile = (const T *)tile_;                                     \
+        for (ptrdiff_t i = 0; i < rows; ++i) {                                \
+            char *row = dst + i * row_stride;                                 \
+            if (col_stride == (ptrdiff_t)sizeof(T)) {                         \
+                memcpy(row, tile + i * tile_cols, (size_t)cols * sizeof(T));  \
+                continue;                                                     \
+            }                                                                 \
+            for (ptrdiff_t j = 0; j < cols; ++j) {                            \
+                memcpy(row + j * col_stride, tile + i * tile_cols + j,        \
+                       sizeof(T));                                            \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    static void NAME##_in(void *tile_, ptrdiff_t rows, ptrdiff_t cols,        \
+                          ptrdiff_t tile_cols, const char *src,               \
+                          ptrdiff_t row_stride, ptrdiff_t col_stride)         \
+    {                                                                         \
+        T *tile = (T *)tile_;                                                 \
+        for (ptrdiff_t i = 0; i < rows; ++i) {                                \
+            const char *row = src + i * row_stride;                           \
+            for (ptrdiff_t j = 0; j < cols; ++j) {                            \
+                memcpy(tile + i * tile_cols + j, row + j * col_stride,        \
+                       sizeof(T));                                            \
+            }                                                                 \
+        }                                                                     \
+    }
+
+DEFINE_COPY_OUT(store_f64, double)
+DEFINE_COPY_OUT(store_f32, float)
+
+/* float32 accumulators to float16, rounding to nearest even. */
+static void store_f16(const void *tile_, ptrdiff_t rows, ptrdiff_t cols,
+                      ptrdiff_t tile_cols, char *dst, ptrdiff_t row_stride,
+                      ptrdiff_t col_stride)
+{
+    const float *tile = (const float *)tile_;
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        const float *in = tile + i * tile_cols;
+        char *row = dst + i * row_stride;
+        ptrdiff_t j = 0;
+        if (col_stride == 2) {
+            for (; j + 16 <= cols; j += 16) {
+                __m256i h = _mm512_cvtps_ph(_mm512_loadu_ps(in + j),
+                                            _MM_FROUND_TO_NEAREST_INT);
+                _mm256_storeu_si256((__m256i *)(row + 2 * j), h);
+            }
+        }
+        for (; j < cols; ++j) {
+            uint16_t h = gm_float_to_half(in[j]);
+            memcpy(row + j * col_stride, &h, sizeof h);
+        }
+    }
+}
+
+static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
+                     ptrdiff_t tile_cols, const char *src,
+                     ptrdiff_t row_stride, ptrdiff_t col_stride)
+{
+    float *tile = (float *)tile_;
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            uint16_t h;
+            memcpy(&h, src + i * row_stride + j * col_stride, sizeof h);
+            tile[i * tile_cols + j] = gm_half_to_float(h);
+        }
+    }
+}
+
+/* ---- direct path: small matrices without packing ----------------------- */
+
+/*
+ * For each row of C: a few vectors of accumulators across the columns,
+ * one broadcast of A and one (masked) row of B per step.  Needs B's and
+ * C's columns contiguous; other layouts take the scalar loop.  Masked
+ * loads never touch the lanes they leave out.
+ */
+#define DEFINE_DIRECT(NAME, T, VEC, LANES, MASK_T, SET1, MASKZ_LOADU, FMADD,  \
+                      ZERO, MASK_STOREU, LOAD_SCALAR, STORE_SCALAR, LOADU,    \
+                      ADD, REDUCE)                                            \
+    static void NAME##_rows(const gm_problem *pr, const char *a,              \
+                            const char *b, char *c)                           \
+    {                                                                         \
+        enum { VB = LANES * sizeof(T) };                                      \
+        for (ptrdiff_t j0 = 0; j0 < pr->n; j0 += 4 * LANES) {                 \
+            MASK_T mask[4];                                                   \
+            for (int q = 0; q < 4; ++q) {                                     \
+                ptrdiff_t left = pr->n - j0 - q * LANES;                      \
+                mask[q] = left >= LANES ? (MASK_T)~(MASK_T)0                  \
+                        : left <= 0 ? (MASK_T)0                               \
+                        : (MASK_T)(((MASK_T)1 << left) - 1);                  \
+            }                                                                 \
+            for (ptrdiff_t i = 0; i < pr->m; ++i) {                           \
+                const char *a_row = a + i * pr->a.row_stride;                 \
+                VEC t0 = ZERO(), t1 = ZERO(), t2 = ZERO(), t3 = ZERO();       \
+                for (ptrdiff_t p = 0; p < pr->k; ++p) {                       \
+                    const char *b_row = b + p * pr->b.row_stride              \
+                                        + j0 * (ptrdiff_t)sizeof(T);          \
+                    const VEC ai = SET1(LOAD_SCALAR(a_row + p * pr->a.col_stride)); \
+                    t0 = FMADD(ai, MASKZ_LOADU(mask[0], b_row), t0);          \
+                    if (mask[1]) {                                            \
+                        t1 = FMADD(ai, MASKZ_LOADU(mask[1], b_row + VB), t1); \
+                        t2 = FMADD(ai, MASKZ_LOADU(mask[2], b_row + 2 * VB), t2); \
+                        t3 = FMADD(ai, MASKZ_LOADU(mask[3], b_row + 3 * VB), t3); \
+                    }                                                         \
+                }                                                             \
+                char *c_row = c + i * pr->c.row_stride                        \
+                              + j0 * (ptrdiff_t)sizeof(T);                    \
+                MASK_STOREU(c_row, mask[0], t0);                              \
+                if (mask[1]) {                                                \
+                    MASK_STOREU(c_row + VB, mask[1], t1);                     \
+                    MASK_STOREU(c_row + 2 * VB, mask[2], t2);                 \
+                    MASK_STOREU(c_row + 3 * VB, mask[3], t3);                 \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    /* Matrix @ vector with contiguous rows: dot products, four vectors of \
+     * partial sums each (summed in another order than p = 0, 1, ...). */  \
+    static void NAME##_dots(const gm_problem *pr, const char *a,              \
+                            const char *b, char *c)                           \
+    {                                                                         \
+        enum { VB = LANES * sizeof(T) };                                      \
+        for (ptrdiff_t i = 0; i < pr->m; ++i) {                               \
+            const char *a_row = a + i * pr->a.row_stride;                     \
+            VEC t0 = ZERO(), t1 = ZERO(), t2 = ZERO(), t3 = ZERO();           \
+            ptrdiff_t p = 0;                                                  \
+            for (; p + 4 * LANES <= pr->k; p += 4 * LANES) {                  \
+                const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                 \
+                t0 = FMADD(LOADU(a_row + o), LOADU(b + o), t0);               \
+                t1 = FMADD(LOADU(a_row + o + VB), LOADU(b + o + VB), t1);     \
+                t2 = FMADD(LOADU(a_row + o + 2 * VB), LOADU(b + o + 2 * VB), t2); \
+                t3 = FMADD(LOADU(a_row + o + 3 * VB), LOADU(b + o + 3 * VB), t3); \
+            }                                                                 \
+            for (; p < pr->k; p += LANES) {                                   \
+                const ptrdiff_t left = pr->k - p;                             \
+                const MASK_T mask = left >= LANES ? (MASK_T)~(MASK_T)0        \
+                                  : (MASK_T)(((MASK_T)1 << left) - 1);        \
+                const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                 \
+                t0 = FMADD(MASKZ_LOADU(mask, a_row + o),                      \
+                           MASKZ_LOADU(mask, b + o), t0);                     \
+            }                                                                 \
+            STORE_SCALAR(c + i * pr->c.row_stride,                            \
+                         REDUCE(ADD(ADD(t0, t1), ADD(t2, t3))));              \
+        }                                                                     \
+    }                                                                         \
+    static void NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)   \
+    {                                                                         \
+        const int vector_ok = pr->b.col_stride == (ptrdiff_t)sizeof(T)        \
+                              && pr->c.col_stride == (ptrdiff_t)sizeof(T);    \
+        const int dots_ok = pr->n == 1 && pr->k >= LANES                      \
+                            && pr->a.col_stride == (ptrdiff_t)sizeof(T)       \
+                            && pr->b.row_stride == (ptrdiff_t)sizeof(T);      \
+        for (ptrdiff_t s = first; s < last; ++s) {                            \
+            const char *a = pr->a.data + s * pr->a.batch_stride;              \
+            const char *b = pr->b.data + s * pr->b.batch_stride;              \
+            char *c = pr->c.data + s * pr->c.batch_stride;                    \
+            if (dots_ok) {                                                    \
+                NAME##_dots(pr, a, b, c);                                     \
+                continue;                                                     \
+            }                                                                 \
+            if (vector_ok) {                                                  \
+                NAME##_rows(pr, a, b, c);                                     \
+                continue;                                                     \
+            }                                                                 \
+            for (ptrdiff_t i = 0; i < pr->m; ++i) {                           \
+                for (ptrdiff_t j = 0; j < pr->n; ++j) {                       \
+                    T acc = 0;                                                \
+                    for (ptrdiff_t p = 0; p < pr->k; ++p) {                   \
+                        acc += LOAD_SCALAR(a + i * pr->a.row_stride           \
+                                           + p * pr->a.col_stride)            \
+                             * LOAD_SCALAR(b + p * pr->b.row_stride           \
+                                           + j * pr->b.col_stride);           \
+                    }                                                         \
+                    STORE_SCALAR(c + i * pr->c.row_stride                     \
+                                 + j * pr->c.col_stride, acc);                \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+    }
+
+static inline double get_f64(const char *p)
+{
+    double v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void put_f64(char *p, double v)
+{
+    memcpy(p, &v, sizeof v);
+}
+static inline float get_f32(const char *p)
+{
+    float v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void put_f32(char *p, float v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+DEFINE_DIRECT(direct_f64, double, __m512d, 8, __mmask8, _mm512_set1_pd,
+              _mm512_maskz_loadu_pd, _mm512_fmadd_pd, _mm512_setzero_pd,
+              _mm512_mask_storeu_pd, get_f64, put_f64, _mm512_loadu_pd,
+              _mm512_add_pd, _mm512_reduce_add_pd)
+DEFINE_DIRECT(direct_f32, float, __m512, 16, __mmask16, _mm512_set1_ps,
+              _mm512_maskz_loadu_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
+              _mm512_mask_storeu_ps, get_f32, put_f32, _mm512_loadu_ps,
+              _mm512_add_ps, _mm512_reduce_add_ps)
+
+/* float16 small products: exact float32 sums of exact products. */
+static void direct_f16(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
+{
+    for (ptrdiff_t s = first; s < last; ++s) {
+        const char *a = pr->a.data + s * pr->a.batch_stride;
+        const char *b = pr->b.data + s * pr->b.batch_stride;
+        char *c = pr->c.data + s * pr->c.batch_stride;
+        for (ptrdiff_t i = 0; i < pr->m; ++i) {
+            for (ptrdiff_t j = 0; j < pr->n; ++j) {
+                float acc = 0.0f;
+                for (ptrdiff_t p = 0; p < pr->k; ++p) {
+                    uint16_t x, y;
+                    memcpy(&x, a + i * pr->a.row_stride + p * pr->a.col_stride, 2);
+                    memcpy(&y, b + p * pr->b.row_stride + j * pr->b.col_stride, 2);
+                    acc += gm_half_to_float(x) * gm_half_to_float(y);
+                }
+                uint16_t h = gm_float_to_half(acc);
+                memcpy(c + i * pr->c.row_stride + j * pr->c.col_stride, &h, 2);
+            }
+        }
+    }
+}
+
+/* ---- kernel sets ------------------------------------------------------- */
+
+static const gm_kernel avx512_f64 = {
+    .name = "avx512 f64 12x16",
+    .mr = MR, .nr = 16,
+    .mc = 16 * MR, .kc = 256, .nc = 4096,
+    .packed_size = sizeof(double), .acc_size = sizeof(double),
+    .c_mode = GM_C_SAME,
+    .pack_a = pack_f64, .pack_b = pack_f64,
+    .micro = micro_f64,
+    .store = store_f64, .load = store_f64_in,
+    .direct = direct_f64,
+    .direct_max_flops = 24.0 * 24.0 * 24.0,
+};
+
+static const gm_kernel avx512_f32 = {
+    .name = "avx512 f32 12x32",
+    .mr = MR, .nr = 32,
+    .mc = 16 * MR, .kc = 384, .nc = 4096,
+    .packed_size = sizeof(float), .acc_size = sizeof(float),
+    .c_mode = GM_C_SAME,
+    .pack_a = pack_f32, .pack_b = pack_f32,
+    .micro = micro_f32,
+    .store = store_f32, .load = store_f32_in,
+    .direct = direct_f32,
+    .direct_max_flops = 32.0 * 32.0 * 32.0,
+};
+
+static const gm_kernel avx512_f16 = {
+    .name = "avx512 f16 (as f32) 12x32",
+    .mr = MR, .nr = 32,
+    .mc = 16 * MR, .kc = 384, .nc = 4096,
+    .packed_size = sizeof(float), .acc_size = sizeof(float),
+    .c_mode = GM_C_WIDE,
+    .pack_a = pack_f16, .pack_b = pack_f16,
+    .micro = micro_f32,
+    .store = store_f16, .load = load_f16,
+    .direct = direct_f16,
+    .direct_max_flops = 8.0 * 8.0 * 8.0,
+};
+
+const gm_kernel_table gm_avx512_kernels = {
+    [GM_FAM_F64] = &avx512_f64,
+    [GM_FAM_F32] = &avx512_f32,
+    [GM_FAM_F16] = &avx512_f16,
+};
