@@ -21,20 +21,50 @@ static int always(void)
 }
 
 #if GM_HAVE_X86_KERNELS
+#include <cpuid.h>
+
+/* CPUID says what the CPU has; XCR0 says which registers the OS saves. */
+typedef struct x86_features {
+    int avx2, avx512;
+} x86_features;
+
+static unsigned long long read_xcr0(void)
+{
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+static x86_features detect_x86(void)
+{
+    x86_features f = {0, 0};
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
+        return f;
+    }
+    const int fma = (ecx >> 12) & 1, osxsave = (ecx >> 27) & 1;
+    const int avx = (ecx >> 28) & 1, f16c = (ecx >> 29) & 1;
+    if (!osxsave || !avx || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
+        return f;
+    }
+    const unsigned long long xcr0 = read_xcr0();
+    const int ymm_saved = (xcr0 & 0x6) == 0x6;
+    const int zmm_saved = (xcr0 & 0xe6) == 0xe6;
+    f.avx2 = ymm_saved && fma && f16c && ((ebx >> 5) & 1);
+    f.avx512 = f.avx2 && zmm_saved && ((ebx >> 16) & 1)    /* F */
+               && ((ebx >> 17) & 1) && ((ebx >> 30) & 1)   /* DQ, BW */
+               && ((ebx >> 31) & 1);                       /* VL */
+    return f;
+}
+
 static int cpu_has_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
-           && __builtin_cpu_supports("f16c");
+    return detect_x86().avx2;
 }
 
 static int cpu_has_avx512(void)
 {
-    __builtin_cpu_init();
-    return cpu_has_avx2() && __builtin_cpu_supports("avx512f")
-           && __builtin_cpu_supports("avx512bw")
-           && __builtin_cpu_supports("avx512vl")
-           && __builtin_cpu_supports("avx512dq");
+    return detect_x86().avx512;
 }
 #endif
 
@@ -43,6 +73,9 @@ static const isa_entry isas[] = {
 #if GM_HAVE_X86_KERNELS
     {"avx512", {&gm_avx512_kernels, &gm_avx512_int_kernels}, cpu_has_avx512},
     {"avx2", {&gm_avx2_kernels, NULL}, cpu_has_avx2},
+#endif
+#if GM_HAVE_NEON_KERNELS
+    {"neon", {&gm_neon_kernels, NULL}, always},
 #endif
     {"generic", {&gm_generic_kernels, NULL}, always},
 };

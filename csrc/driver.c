@@ -298,6 +298,7 @@ static void direct_split(const gm_problem *p, const gm_kernel *kern,
 {
     const int by_rows = p->m >= p->n;
     const ptrdiff_t extent = by_rows ? p->m : p->n;
+    (void)threads;   /* unused without OpenMP */
     GM_PARALLEL(threads)
     {
         const int me = GM_THREAD_ID(), team = GM_TEAM_SIZE();

@@ -101,6 +101,9 @@ extern const gm_kernel_table gm_avx2_kernels;
 extern const gm_kernel_table gm_avx512_kernels;      /* floats */
 extern const gm_kernel_table gm_avx512_int_kernels;  /* bool, ints, complex */
 #endif
+#if GM_HAVE_NEON_KERNELS
+extern const gm_kernel_table gm_neon_kernels;
+#endif
 
 /* The kernel in use for a family (set by gm_select_isa). */
 const gm_kernel *gm_kernel_for(gm_family family);

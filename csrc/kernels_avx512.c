@@ -12,52 +12,13 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "gm_blocks.h"
 #include "gm_half.h"
 #include "gm_kernel.h"
 
 #define MR 12
 
 /* ---- packing ----------------------------------------------------------- */
-
-/* Generic packing with an element conversion; the contiguous-rows case (one
- * depth step is a run of consecutive elements) is a plain copy. */
-#define DEFINE_PACK(NAME, SRC_T, DST_T, CONVERT, FAST_RUN)                    \
-    static void NAME(const char *src, ptrdiff_t row_stride,                   \
-                     ptrdiff_t depth_stride, ptrdiff_t rows, ptrdiff_t depth, \
-                     int panel, void *dst_)                                   \
-    {                                                                         \
-        DST_T *dst = (DST_T *)dst_;                                           \
-        for (ptrdiff_t r0 = 0; r0 < rows; r0 += panel) {                      \
-            const ptrdiff_t live = rows - r0 < panel ? rows - r0 : panel;     \
-            const char *base = src + r0 * row_stride;                         \
-            if (row_stride == (ptrdiff_t)sizeof(SRC_T)) {                     \
-                for (ptrdiff_t p = 0; p < depth; ++p) {                       \
-                    FAST_RUN(dst, base + p * depth_stride, live);             \
-                    for (ptrdiff_t i = live; i < panel; ++i) {                \
-                        dst[i] = 0;                                           \
-                    }                                                         \
-                    dst += panel;                                             \
-                }                                                             \
-                continue;                                                     \
-            }                                                                 \
-            for (ptrdiff_t p = 0; p < depth; ++p) {                           \
-                const char *column = base + p * depth_stride;                 \
-                ptrdiff_t i = 0;                                              \
-                for (; i < live; ++i) {                                       \
-                    SRC_T v;                                                  \
-                    memcpy(&v, column + i * row_stride, sizeof v);            \
-                    dst[i] = CONVERT(v);                                      \
-                }                                                             \
-                for (; i < panel; ++i) {                                      \
-                    dst[i] = 0;                                               \
-                }                                                             \
-                dst += panel;                                                 \
-            }                                                                 \
-        }                                                                     \
-    }
-
-#define SAME(v) (v)
-#define COPY_RUN(dst, src, count) memcpy((dst), (src), (size_t)(count) * sizeof *(dst))
 
 /* Sixteen halves at a time through the hardware conversion. */
 static inline void half_run(float *dst, const char *src, ptrdiff_t count)
@@ -74,9 +35,9 @@ static inline void half_run(float *dst, const char *src, ptrdiff_t count)
     }
 }
 
-DEFINE_PACK(pack_f64, double, double, SAME, COPY_RUN)
-DEFINE_PACK(pack_f32, float, float, SAME, COPY_RUN)
-DEFINE_PACK(pack_f16, uint16_t, float, gm_half_to_float, half_run)
+GM_DEFINE_PACK(pack_f64, double, double, GM_SAME, GM_COPY_RUN)
+GM_DEFINE_PACK(pack_f32, float, float, GM_SAME, GM_COPY_RUN)
+GM_DEFINE_PACK(pack_f16, uint16_t, float, gm_half_to_float, half_run)
 
 /* ---- micro-kernels ----------------------------------------------------- */
 
@@ -128,40 +89,8 @@ DEFINE_MICRO(micro_f32, float, __m512, 16, _mm512_set1_ps, _mm512_loadu_ps,
 
 /* ---- tile transfers ---------------------------------------------------- */
 
-#define DEFINE_COPY_OUT(NAME, T)                                              \
-    static void NAME(const void *tile_, ptrdiff_t rows, ptrdiff_t cols,       \
-                     ptrdiff_t tile_cols, char *dst, ptrdiff_t row_stride,    \
-                     ptrdiff_t col_stride)                                    \
-    {                                                                         \
-        const T *tile = (const T *)tile_;                                     \
-        for (ptrdiff_t i = 0; i < rows; ++i) {                                \
-            char *row = dst + i * row_stride;                                 \
-            if (col_stride == (ptrdiff_t)sizeof(T)) {                         \
-                memcpy(row, tile + i * tile_cols, (size_t)cols * sizeof(T));  \
-                continue;                                                     \
-            }                                                                 \
-            for (ptrdiff_t j = 0; j < cols; ++j) {                            \
-                memcpy(row + j * col_stride, tile + i * tile_cols + j,        \
-                       sizeof(T));                                            \
-            }                                                                 \
-        }                                                                     \
-    }                                                                         \
-    static void NAME##_in(void *tile_, ptrdiff_t rows, ptrdiff_t cols,        \
-                          ptrdiff_t tile_cols, const char *src,               \
-                          ptrdiff_t row_stride, ptrdiff_t col_stride)         \
-    {                                                                         \
-        T *tile = (T *)tile_;                                                 \
-        for (ptrdiff_t i = 0; i < rows; ++i) {                                \
-            const char *row = src + i * row_stride;                           \
-            for (ptrdiff_t j = 0; j < cols; ++j) {                            \
-                memcpy(tile + i * tile_cols + j, row + j * col_stride,        \
-                       sizeof(T));                                            \
-            }                                                                 \
-        }                                                                     \
-    }
-
-DEFINE_COPY_OUT(store_f64, double)
-DEFINE_COPY_OUT(store_f32, float)
+GM_DEFINE_COPY_OUT(store_f64, double)
+GM_DEFINE_COPY_OUT(store_f32, float)
 
 /* float32 accumulators to float16, rounding to nearest even. */
 static void store_f16(const void *tile_, ptrdiff_t rows, ptrdiff_t cols,

@@ -17,10 +17,14 @@
 
 static atomic_int requested_threads;   /* 0: OpenMP's default */
 static atomic_int active_calls;
+
+#ifdef _OPENMP
 static atomic_int forked_child;
-static atomic_int atfork_installed;
+#endif
 
 #ifdef GM_HAVE_ATFORK
+static atomic_int atfork_installed;
+
 static void note_fork_in_child(void)
 {
     atomic_store(&forked_child, 1);
