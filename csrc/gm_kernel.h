@@ -105,6 +105,9 @@ extern const gm_kernel_table gm_avx512_int_kernels;  /* bool, ints, complex */
 extern const gm_kernel_table gm_neon_kernels;
 #endif
 
+/* bool at every size: bit sets along k (bool_bits.c). */
+void gm_bool_direct(const gm_problem *p, ptrdiff_t first, ptrdiff_t last);
+
 /* The kernel in use for a family (set by gm_select_isa). */
 const gm_kernel *gm_kernel_for(gm_family family);
 

@@ -1,7 +1,1333 @@
 /*
  * x86-64 AVX2 + FMA (+ F16C) kernels.  Compiled with those instructions
  * enabled; only called after CPU detection says they run here.
+ *
+ * One section per family.  Every micro-kernel keeps its whole C tile in
+ * ymm registers, streams one packed A column (broadcast per row) and one
+ * packed B row (whole vectors) per depth step, and sums each element of C
+ * in the order p = 0 .. depth-1, so results do not depend on blocking.
+ *
+ * Block sizes aim at a Zen-class core (48 KB L1d, 1 MB L2): one B
+ * micro-panel (kc x nr) stays in L1 while the A block (mc x kc) streams
+ * from L2, and the B block (kc x nc) lives in L3.
  */
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "gm_half.h"
 #include "gm_kernel.h"
 
-const gm_kernel_table gm_avx2_kernels = {0};
+#if defined(__clang__)
+/* The asm micro-kernels are single string literals longer than ISO C's
+ * minimum translation limit (4095), which GCC and Clang both handle. */
+#pragma clang diagnostic ignored "-Woverlength-strings"
+#endif
+
+#define GM_INLINE static inline __attribute__((always_inline))
+
+static ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Unaligned-safe scalar access to user memory. */
+#define GM_DEFINE_ACCESS(suffix, type)                                      \
+    GM_INLINE type get_##suffix(const char *p)                             \
+    {                                                                       \
+        type v;                                                             \
+        memcpy(&v, p, sizeof v);                                            \
+        return v;                                                           \
+    }                                                                       \
+    GM_INLINE void put_##suffix(char *p, type v)                           \
+    {                                                                       \
+        memcpy(p, &v, sizeof v);                                            \
+    }
+GM_DEFINE_ACCESS(u8, uint8_t)
+GM_DEFINE_ACCESS(u16, uint16_t)
+GM_DEFINE_ACCESS(u32, uint32_t)
+GM_DEFINE_ACCESS(u64, uint64_t)
+GM_DEFINE_ACCESS(f32, float)
+GM_DEFINE_ACCESS(f64, double)
+
+/* ------------------------------------------------------------------------
+ * Packing of types whose packed element is a plain copy of the stored one
+ * (f64, f32, i32, i64, complex).  `panel` and `es` are constants after
+ * inlining, so the contiguous copies become a few vector moves.
+ * ---------------------------------------------------------------------- */
+
+/* Transposing pack for the common "depth is contiguous" layout (A in C
+ * order, B in Fortran order): 4 depth steps of 4 rows of doubles at a time
+ * through an in-register 4x4 transpose. */
+GM_INLINE void transpose4x4_pd(const char *r0, const char *r1, const char *r2,
+                               const char *r3, double *dst, int panel)
+{
+    __m256d x0 = _mm256_loadu_pd((const double *)r0);
+    __m256d x1 = _mm256_loadu_pd((const double *)r1);
+    __m256d x2 = _mm256_loadu_pd((const double *)r2);
+    __m256d x3 = _mm256_loadu_pd((const double *)r3);
+    __m256d t0 = _mm256_unpacklo_pd(x0, x1);   /* 00 10 02 12 */
+    __m256d t1 = _mm256_unpackhi_pd(x0, x1);   /* 01 11 03 13 */
+    __m256d t2 = _mm256_unpacklo_pd(x2, x3);   /* 20 30 22 32 */
+    __m256d t3 = _mm256_unpackhi_pd(x2, x3);   /* 21 31 23 33 */
+    _mm256_storeu_pd(dst + 0 * panel, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(dst + 1 * panel, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(dst + 2 * panel, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(dst + 3 * panel, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+
+/* 8 rows x 8 depth steps of floats, transposed. */
+GM_INLINE void transpose8x8_ps(const char *const *rows, ptrdiff_t off,
+                               float *dst, int panel)
+{
+    __m256 x[8], t[8];
+    for (int i = 0; i < 8; ++i) {
+        x[i] = _mm256_loadu_ps((const float *)(rows[i] + off));
+    }
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(x[i], x[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(x[i], x[i + 1]);
+    }
+    /* t0: 00 10 01 11 | 04 14 05 15 ; t1: 02 12 03 13 | 06 16 07 17 */
+    for (int i = 0; i < 8; i += 4) {
+        x[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);       /* col 0/4 */
+        x[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);   /* col 1/5 */
+        x[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        x[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) {
+        _mm256_storeu_ps(dst + c * panel,
+                         _mm256_permute2f128_ps(x[c], x[c + 4], 0x20));
+        _mm256_storeu_ps(dst + (c + 4) * panel,
+                         _mm256_permute2f128_ps(x[c], x[c + 4], 0x31));
+    }
+}
+
+GM_INLINE void pack_copy(const char *src, ptrdiff_t rs, ptrdiff_t ds,
+                         ptrdiff_t rows, ptrdiff_t depth, const int panel,
+                         const size_t es, char *dst)
+{
+    const ptrdiff_t es_ = (ptrdiff_t)es;
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += panel) {
+        const ptrdiff_t live = min_pd(panel, rows - r0);
+        const char *base = src + r0 * rs;
+        if (live == panel && rs == es_) {
+            for (ptrdiff_t p = 0; p < depth; ++p) {
+                memcpy(dst, base + p * ds, (size_t)panel * es);
+                dst += (size_t)panel * es;
+            }
+            continue;
+        }
+        if (live == panel && ds == es_ && panel <= 32) {
+            const char *rp[32];
+            for (int i = 0; i < panel; ++i) {
+                rp[i] = base + i * rs;
+            }
+            ptrdiff_t p = 0;
+            if (es == 8 && panel % 2 == 0) {
+                /* doubles (or complex64): 4x4 register transposes */
+                int i = 0;
+                for (; i + 4 <= panel; i += 4) {
+                    for (ptrdiff_t q = 0; q + 4 <= depth; q += 4) {
+                        transpose4x4_pd(rp[i] + q * 8, rp[i + 1] + q * 8,
+                                        rp[i + 2] + q * 8, rp[i + 3] + q * 8,
+                                        (double *)dst + q * panel + i, panel);
+                    }
+                }
+                for (; i < panel; i += 2) {   /* two rows left (panel 6) */
+                    for (ptrdiff_t q = 0; q + 4 <= depth; q += 4) {
+                        __m256d x0 = _mm256_loadu_pd((const double *)(rp[i] + q * 8));
+                        __m256d x1 = _mm256_loadu_pd((const double *)(rp[i + 1] + q * 8));
+                        __m256d lo = _mm256_unpacklo_pd(x0, x1);
+                        __m256d hi = _mm256_unpackhi_pd(x0, x1);
+                        double *d = (double *)dst + q * panel + i;
+                        _mm_storeu_pd(d, _mm256_castpd256_pd128(lo));
+                        _mm_storeu_pd(d + panel, _mm256_castpd256_pd128(hi));
+                        _mm_storeu_pd(d + 2 * panel, _mm256_extractf128_pd(lo, 1));
+                        _mm_storeu_pd(d + 3 * panel, _mm256_extractf128_pd(hi, 1));
+                    }
+                }
+                p = depth & ~(ptrdiff_t)3;
+            }
+            else if (es == 4 && panel % 8 == 0) {
+                for (int i = 0; i < panel; i += 8) {
+                    for (ptrdiff_t q = 0; q + 8 <= depth; q += 8) {
+                        transpose8x8_ps(rp + i, q * 4, (float *)dst + q * panel + i,
+                                        panel);
+                    }
+                }
+                p = depth & ~(ptrdiff_t)7;
+            }
+            for (; p < depth; ++p) {
+                char *d = dst + (size_t)(p * panel) * es;
+                for (int i = 0; i < panel; ++i) {
+                    memcpy(d + (size_t)i * es, rp[i] + p * es_, es);
+                }
+            }
+            dst += (size_t)(depth * panel) * es;
+            continue;
+        }
+        for (ptrdiff_t p = 0; p < depth; ++p) {
+            const char *col = base + p * ds;
+            ptrdiff_t i = 0;
+            for (; i < live; ++i) {
+                memcpy(dst + (size_t)i * es, col + i * rs, es);
+            }
+            memset(dst + (size_t)i * es, 0, (size_t)(panel - i) * es);
+            dst += (size_t)panel * es;
+        }
+    }
+}
+
+/* Specialises pack_copy for the two panel heights a kernel uses. */
+#define GM_DEFINE_PACK_COPY(name, es, mr, nr)                               \
+    static void name(const char *src, ptrdiff_t rs, ptrdiff_t ds,           \
+                     ptrdiff_t rows, ptrdiff_t depth, int panel, void *dst) \
+    {                                                                       \
+        if (panel == (mr)) {                                                \
+            pack_copy(src, rs, ds, rows, depth, (mr), (es), (char *)dst);   \
+        }                                                                   \
+        else if (panel == (nr)) {                                           \
+            pack_copy(src, rs, ds, rows, depth, (nr), (es), (char *)dst);   \
+        }                                                                   \
+        else {                                                              \
+            pack_copy(src, rs, ds, rows, depth, panel, (es), (char *)dst);  \
+        }                                                                   \
+    }
+
+/* Tile <-> user memory for types stored as their accumulator. */
+GM_INLINE void store_copy(const void *tile_, ptrdiff_t rows, ptrdiff_t cols,
+                          ptrdiff_t tile_cols, char *dst, ptrdiff_t rs,
+                          ptrdiff_t cs, const size_t es)
+{
+    const char *tile = (const char *)tile_;
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        const char *t = tile + (size_t)(i * tile_cols) * es;
+        char *d = dst + i * rs;
+        if (cs == (ptrdiff_t)es) {
+            memcpy(d, t, (size_t)cols * es);
+            continue;
+        }
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            memcpy(d + j * cs, t + (size_t)j * es, es);
+        }
+    }
+}
+
+GM_INLINE void load_copy(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
+                         ptrdiff_t tile_cols, const char *src, ptrdiff_t rs,
+                         ptrdiff_t cs, const size_t es)
+{
+    char *tile = (char *)tile_;
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        char *t = tile + (size_t)(i * tile_cols) * es;
+        const char *s = src + i * rs;
+        if (cs == (ptrdiff_t)es) {
+            memcpy(t, s, (size_t)cols * es);
+            continue;
+        }
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            memcpy(t + (size_t)j * es, s + j * cs, es);
+        }
+    }
+}
+
+#define GM_DEFINE_STORE_LOAD_COPY(suffix, es)                               \
+    static void store_##suffix(const void *tile, ptrdiff_t rows,            \
+                               ptrdiff_t cols, ptrdiff_t tile_cols,         \
+                               char *dst, ptrdiff_t rs, ptrdiff_t cs)       \
+    {                                                                       \
+        store_copy(tile, rows, cols, tile_cols, dst, rs, cs, (es));         \
+    }                                                                       \
+    static void load_##suffix(void *tile, ptrdiff_t rows, ptrdiff_t cols,   \
+                              ptrdiff_t tile_cols, const char *src,         \
+                              ptrdiff_t rs, ptrdiff_t cs)                   \
+    {                                                                       \
+        load_copy(tile, rows, cols, tile_cols, src, rs, cs, (es));          \
+    }
+
+/* Scalar direct path: the naive sum, in order, straight from user memory.
+ * ACC_T is the accumulator, LOAD reads one stored element as ACC_T,
+ * STORE writes one, MADD(t, a, b) is t += a * b. */
+#define GM_DEFINE_DIRECT_SCALAR(name, ACC_T, LOAD, STORE, MADD)             \
+    static void name(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last) \
+    {                                                                       \
+        for (ptrdiff_t s = first; s < last; ++s) {                          \
+            const char *a = pr->a.data + s * pr->a.batch_stride;            \
+            const char *b = pr->b.data + s * pr->b.batch_stride;            \
+            char *c = pr->c.data + s * pr->c.batch_stride;                  \
+            for (ptrdiff_t i = 0; i < pr->m; ++i) {                         \
+                const char *a_row = a + i * pr->a.row_stride;               \
+                char *c_row = c + i * pr->c.row_stride;                     \
+                for (ptrdiff_t j = 0; j < pr->n; ++j) {                     \
+                    const char *b_col = b + j * pr->b.col_stride;           \
+                    ACC_T acc = 0;                                          \
+                    for (ptrdiff_t p = 0; p < pr->k; ++p) {                 \
+                        MADD(acc, LOAD(a_row + p * pr->a.col_stride),       \
+                             LOAD(b_col + p * pr->b.row_stride));           \
+                    }                                                       \
+                    STORE(c_row + j * pr->c.col_stride, acc);               \
+                }                                                           \
+            }                                                               \
+        }                                                                   \
+    }
+
+#define MADD_SUM(t, a, b) ((t) += (a) * (b))
+
+
+/*
+ * The 6-row float micro-kernels (float64 6x8, float32 6x16) in inline
+ * assembly: in C, GCC runs out of its 16 ymm registers and keeps an
+ * accumulator on the stack, which costs a store-forward per step.  Fixed
+ * registers: ymm0..11 the C tile (row r in ymm 2r, 2r+1), ymm12..13 the B
+ * row, ymm14 the broadcast A element.  C rows are `ld` bytes apart, rows
+ * 3..5 addressed from c3.
+ *   SFX: d or s; BC: vbroadcastsd or vbroadcastss; AW: bytes of A per step.
+ */
+#define GM_FSTEP(q, SFX, BC, AW)                                            \
+    "vmovup" SFX " " #q "*64(%[b]), %%ymm12\n\t"                              \
+    "vmovup" SFX " " #q "*64+32(%[b]), %%ymm13\n\t"                           \
+    BC " " #q "*" AW "+0*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm0\n\t"                     \
+    "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm1\n\t"                   \
+    BC " " #q "*" AW "+1*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm2\n\t"                     \
+    "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm3\n\t"                   \
+    BC " " #q "*" AW "+2*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm4\n\t"                     \
+    "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm5\n\t"                   \
+    BC " " #q "*" AW "+3*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm6\n\t"                     \
+    "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm7\n\t"                   \
+    BC " " #q "*" AW "+4*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm8\n\t"                     \
+    "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm9\n\t"                   \
+    BC " " #q "*" AW "+5*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm10\n\t"                     \
+    "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm11\n\t"                   \
+
+#define GM_FKERNEL(SFX, BC, AW)                                             \
+    do {                                                                    \
+        ptrdiff_t quads = depth >> 2, rest = depth & 3;                     \
+        char *c0 = (char *)c_;                                              \
+        const ptrdiff_t ld = ldc * (ptrdiff_t)sizeof(*a);                   \
+        char *c3 = c0 + 3 * ld;                                             \
+        __asm__ volatile(                                                   \
+    "test %[acc], %[acc]\n\t"                                             \
+    "jz 5f\n\t"                                                            \
+    "vmovup" SFX " (%[c0]), %%ymm0\n\t"     \
+    "vmovup" SFX " 32(%[c0]), %%ymm1\n\t"     \
+    "vmovup" SFX " (%[c0],%[ld],1), %%ymm2\n\t"     \
+    "vmovup" SFX " 32(%[c0],%[ld],1), %%ymm3\n\t"     \
+    "vmovup" SFX " (%[c0],%[ld],2), %%ymm4\n\t"     \
+    "vmovup" SFX " 32(%[c0],%[ld],2), %%ymm5\n\t"     \
+    "vmovup" SFX " (%[c3]), %%ymm6\n\t"     \
+    "vmovup" SFX " 32(%[c3]), %%ymm7\n\t"     \
+    "vmovup" SFX " (%[c3],%[ld],1), %%ymm8\n\t"     \
+    "vmovup" SFX " 32(%[c3],%[ld],1), %%ymm9\n\t"     \
+    "vmovup" SFX " (%[c3],%[ld],2), %%ymm10\n\t"     \
+    "vmovup" SFX " 32(%[c3],%[ld],2), %%ymm11\n\t"     \
+    "jmp 6f\n"                                                             \
+    "5:\n\t"                                                               \
+    "vxorp" SFX " %%ymm0, %%ymm0, %%ymm0\n\t"     \
+    "vxorp" SFX " %%ymm1, %%ymm1, %%ymm1\n\t"     \
+    "vxorp" SFX " %%ymm2, %%ymm2, %%ymm2\n\t"     \
+    "vxorp" SFX " %%ymm3, %%ymm3, %%ymm3\n\t"     \
+    "vxorp" SFX " %%ymm4, %%ymm4, %%ymm4\n\t"     \
+    "vxorp" SFX " %%ymm5, %%ymm5, %%ymm5\n\t"     \
+    "vxorp" SFX " %%ymm6, %%ymm6, %%ymm6\n\t"     \
+    "vxorp" SFX " %%ymm7, %%ymm7, %%ymm7\n\t"     \
+    "vxorp" SFX " %%ymm8, %%ymm8, %%ymm8\n\t"     \
+    "vxorp" SFX " %%ymm9, %%ymm9, %%ymm9\n\t"     \
+    "vxorp" SFX " %%ymm10, %%ymm10, %%ymm10\n\t"     \
+    "vxorp" SFX " %%ymm11, %%ymm11, %%ymm11\n\t"     \
+    "6:\n\t"                                                               \
+    "test %[quads], %[quads]\n\t"                                         \
+    "jz 2f\n\t"                                                            \
+    ".p2align 5\n"                                                          \
+    "1:\n\t"                                                               \
+    "prefetcht0 8*64(%[b])\n\t"                                           \
+    GM_FSTEP(0, SFX, BC, AW)                                                \
+    "prefetcht0 9*64(%[b])\n\t"                                           \
+    GM_FSTEP(1, SFX, BC, AW)                                                \
+    "prefetcht0 8*" AW "(%[a])\n\t"                                       \
+    GM_FSTEP(2, SFX, BC, AW)                                                \
+    GM_FSTEP(3, SFX, BC, AW)                                                \
+    "add $4*64, %[b]\n\t"                                                 \
+    "add $4*" AW ", %[a]\n\t"                                             \
+    "dec %[quads]\n\t"                                                    \
+    "jnz 1b\n"                                                             \
+    "2:\n\t"                                                               \
+    "test %[rest], %[rest]\n\t"                                           \
+    "jz 4f\n"                                                              \
+    "3:\n\t"                                                               \
+    GM_FSTEP(0, SFX, BC, AW)                                                \
+    "add $64, %[b]\n\t"                                                   \
+    "add $" AW ", %[a]\n\t"                                               \
+    "dec %[rest]\n\t"                                                     \
+    "jnz 3b\n"                                                             \
+    "4:\n\t"                                                               \
+    "vmovup" SFX " %%ymm0, (%[c0])\n\t"     \
+    "vmovup" SFX " %%ymm1, 32(%[c0])\n\t"     \
+    "vmovup" SFX " %%ymm2, (%[c0],%[ld],1)\n\t"     \
+    "vmovup" SFX " %%ymm3, 32(%[c0],%[ld],1)\n\t"     \
+    "vmovup" SFX " %%ymm4, (%[c0],%[ld],2)\n\t"     \
+    "vmovup" SFX " %%ymm5, 32(%[c0],%[ld],2)\n\t"     \
+    "vmovup" SFX " %%ymm6, (%[c3])\n\t"     \
+    "vmovup" SFX " %%ymm7, 32(%[c3])\n\t"     \
+    "vmovup" SFX " %%ymm8, (%[c3],%[ld],1)\n\t"     \
+    "vmovup" SFX " %%ymm9, 32(%[c3],%[ld],1)\n\t"     \
+    "vmovup" SFX " %%ymm10, (%[c3],%[ld],2)\n\t"     \
+    "vmovup" SFX " %%ymm11, 32(%[c3],%[ld],2)\n\t"     \
+    "vzeroupper\n\t"                                                      \
+            : [a] "+r"(a), [b] "+r"(b), [quads] "+r"(quads),                \
+              [rest] "+r"(rest)                                             \
+            : [c0] "r"(c0), [c3] "r"(c3), [ld] "r"(ld),                     \
+              [acc] "r"(accumulate)                                         \
+            : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",       \
+              "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",     \
+              "xmm12", "xmm13", "xmm14");                                   \
+    } while (0)
+
+/* ========================================================================
+ * float64: 6 x 8 tile (12 accumulators, 2 B vectors, 1 broadcast).
+ * ====================================================================== */
+#define F64_MR 6
+#define F64_NR 8
+
+static void micro_f64_6x8(ptrdiff_t depth, const void *a_panel,
+                          const void *b_panel, void *c_, ptrdiff_t ldc,
+                          int accumulate)
+{
+    const double *a = (const double *)a_panel;
+    const double *b = (const double *)b_panel;
+    GM_FKERNEL("d", "vbroadcastsd", "48");
+}
+
+GM_DEFINE_PACK_COPY(pack_f64, 8, F64_MR, F64_NR)
+GM_DEFINE_STORE_LOAD_COPY(f64, 8)
+
+/* Lanes [0, live) of a 4 x 64-bit vector. */
+GM_INLINE __m256i mask_pd(ptrdiff_t live)
+{
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(live),
+                              _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+/* Lanes [0, live) of an 8 x 32-bit vector. */
+GM_INLINE __m256i mask_ps(ptrdiff_t live)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(live > 8 ? 8 : live)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/*
+ * Tiny float64 products straight from user memory: for each row of C, NV
+ * vectors of up to 4 columns (masked at the edge) summed over p with the
+ * A element broadcast.  B's and C's columns must be contiguous.
+ */
+GM_INLINE void direct_f64_rows(const char *a, ptrdiff_t ars, ptrdiff_t acs,
+                               const char *b, ptrdiff_t brs, char *c,
+                               ptrdiff_t crs, ptrdiff_t m, ptrdiff_t k,
+                               const __m256i *mask, const int nv)
+{
+    for (ptrdiff_t i = 0; i < m; ++i) {
+        __m256d acc[4];
+        for (int v = 0; v < nv; ++v) {
+            acc[v] = _mm256_setzero_pd();
+        }
+        const char *ar = a + i * ars;
+        for (ptrdiff_t p = 0; p < k; ++p) {
+            const __m256d x = _mm256_set1_pd(get_f64(ar + p * acs));
+            const double *bp = (const double *)(b + p * brs);
+            for (int v = 0; v < nv; ++v) {
+                acc[v] = _mm256_fmadd_pd(x, _mm256_maskload_pd(bp + 4 * v, mask[v]),
+                                         acc[v]);
+            }
+        }
+        double *cr = (double *)(c + i * crs);
+        for (int v = 0; v < nv; ++v) {
+            _mm256_maskstore_pd(cr + 4 * v, mask[v], acc[v]);
+        }
+    }
+}
+
+GM_DEFINE_DIRECT_SCALAR(direct_f64_scalar, double, get_f64, put_f64, MADD_SUM)
+
+static void direct_f64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
+{
+    const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
+    if (pr->b.col_stride != 8 || pr->c.col_stride != 8) {
+        direct_f64_scalar(pr, first, last);
+        return;
+    }
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
+        const ptrdiff_t cols = min_pd(16, n - j0);
+        const int nv = (int)((cols + 3) / 4);
+        __m256i mask[4];
+        for (int v = 0; v < 4; ++v) {
+            mask[v] = mask_pd(cols - 4 * v);
+        }
+        for (ptrdiff_t s = first; s < last; ++s) {
+            const char *a = pr->a.data + s * pr->a.batch_stride;
+            const char *b = pr->b.data + s * pr->b.batch_stride + j0 * 8;
+            char *c = pr->c.data + s * pr->c.batch_stride + j0 * 8;
+            switch (nv) {
+            case 1:
+                direct_f64_rows(a, pr->a.row_stride, pr->a.col_stride, b,
+                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 1);
+                break;
+            case 2:
+                direct_f64_rows(a, pr->a.row_stride, pr->a.col_stride, b,
+                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 2);
+                break;
+            case 3:
+                direct_f64_rows(a, pr->a.row_stride, pr->a.col_stride, b,
+                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 3);
+                break;
+            default:
+                direct_f64_rows(a, pr->a.row_stride, pr->a.col_stride, b,
+                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 4);
+                break;
+            }
+        }
+    }
+}
+
+static const gm_kernel avx2_f64 = {
+    .name = "avx2 f64 6x8",
+    .mr = F64_MR, .nr = F64_NR,
+    .mc = 144, .kc = 256, .nc = 3072,
+    .packed_size = 8, .acc_size = 8,
+    .c_mode = GM_C_SAME,
+    .pack_a = pack_f64, .pack_b = pack_f64,
+    .micro = micro_f64_6x8,
+    .store = store_f64, .load = load_f64,
+    .direct = direct_f64,
+    .direct_max_flops = 16.0 * 16.0 * 16.0,
+};
+
+/* ========================================================================
+ * float32: 6 x 16 tile, the f64 scheme with 8 lanes.  Also float16's
+ * micro-kernel: a product of two halves is exact in float, so the fused
+ * multiply-add rounds exactly as NumPy's float sum does.
+ * ====================================================================== */
+#define F32_MR 6
+#define F32_NR 16
+
+static void micro_f32_6x16(ptrdiff_t depth, const void *a_panel,
+                          const void *b_panel, void *c_, ptrdiff_t ldc,
+                          int accumulate)
+{
+    const float *a = (const float *)a_panel;
+    const float *b = (const float *)b_panel;
+    GM_FKERNEL("s", "vbroadcastss", "24");
+}
+
+GM_DEFINE_PACK_COPY(pack_f32, 4, F32_MR, F32_NR)
+GM_DEFINE_STORE_LOAD_COPY(f32, 4)
+
+/* Tiny float32 products: as direct_f64_rows with 8 lanes. */
+GM_INLINE void direct_f32_rows(const char *a, ptrdiff_t ars, ptrdiff_t acs,
+                               const char *b, ptrdiff_t brs, char *c,
+                               ptrdiff_t crs, ptrdiff_t m, ptrdiff_t k,
+                               const __m256i *mask, const int nv)
+{
+    for (ptrdiff_t i = 0; i < m; ++i) {
+        __m256 acc[2];
+        for (int v = 0; v < nv; ++v) {
+            acc[v] = _mm256_setzero_ps();
+        }
+        const char *ar = a + i * ars;
+        for (ptrdiff_t p = 0; p < k; ++p) {
+            const __m256 x = _mm256_set1_ps(get_f32(ar + p * acs));
+            const float *bp = (const float *)(b + p * brs);
+            for (int v = 0; v < nv; ++v) {
+                acc[v] = _mm256_fmadd_ps(x, _mm256_maskload_ps(bp + 8 * v, mask[v]),
+                                         acc[v]);
+            }
+        }
+        float *cr = (float *)(c + i * crs);
+        for (int v = 0; v < nv; ++v) {
+            _mm256_maskstore_ps(cr + 8 * v, mask[v], acc[v]);
+        }
+    }
+}
+
+GM_DEFINE_DIRECT_SCALAR(direct_f32_scalar, float, get_f32, put_f32, MADD_SUM)
+
+static void direct_f32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
+{
+    const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
+    if (pr->b.col_stride != 4 || pr->c.col_stride != 4) {
+        direct_f32_scalar(pr, first, last);
+        return;
+    }
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
+        const ptrdiff_t cols = min_pd(16, n - j0);
+        __m256i mask[2] = {mask_ps(cols), mask_ps(cols - 8)};
+        for (ptrdiff_t s = first; s < last; ++s) {
+            const char *a = pr->a.data + s * pr->a.batch_stride;
+            const char *b = pr->b.data + s * pr->b.batch_stride + j0 * 4;
+            char *c = pr->c.data + s * pr->c.batch_stride + j0 * 4;
+            if (cols <= 8) {
+                direct_f32_rows(a, pr->a.row_stride, pr->a.col_stride, b,
+                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 1);
+            }
+            else {
+                direct_f32_rows(a, pr->a.row_stride, pr->a.col_stride, b,
+                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 2);
+            }
+        }
+    }
+}
+
+static const gm_kernel avx2_f32 = {
+    .name = "avx2 f32 6x16",
+    .mr = F32_MR, .nr = F32_NR,
+    .mc = 144, .kc = 384, .nc = 4096,
+    .packed_size = 4, .acc_size = 4,
+    .c_mode = GM_C_SAME,
+    .pack_a = pack_f32, .pack_b = pack_f32,
+    .micro = micro_f32_6x16,
+    .store = store_f32, .load = load_f32,
+    .direct = direct_f32,
+    .direct_max_flops = 16.0 * 16.0 * 16.0,
+};
+
+/* ========================================================================
+ * float16: packed as float32 (F16C), the float32 micro-kernel, C summed in
+ * the driver's float32 copy and rounded to half once (ties to even; NaNs
+ * stay quiet NaNs with their top payload bits, as NumPy's conversion).
+ * ====================================================================== */
+GM_INLINE float half_at(const char *p)
+{
+    return _cvtsh_ss(get_u16(p));
+}
+
+GM_INLINE void pack_f16_body(const char *src, ptrdiff_t rs, ptrdiff_t ds,
+                             ptrdiff_t rows, ptrdiff_t depth, const int panel,
+                             float *dst)
+{
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += panel) {
+        const ptrdiff_t live = min_pd(panel, rows - r0);
+        const char *base = src + r0 * rs;
+        if (live == panel && rs == 2 && panel % 8 == 0) {
+            for (ptrdiff_t p = 0; p < depth; ++p) {
+                const char *col = base + p * ds;
+                for (int i = 0; i < panel; i += 8) {
+                    __m128i h = _mm_loadu_si128((const __m128i *)(col + 2 * i));
+                    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+                }
+                dst += panel;
+            }
+            continue;
+        }
+        if (live == panel && ds == 2 && panel <= 32) {
+            const char *rp[32];
+            for (int i = 0; i < panel; ++i) {
+                rp[i] = base + i * rs;
+            }
+            ptrdiff_t p = 0;
+            for (; p + 8 <= depth; p += 8) {
+                /* 8 depth steps per row, widened, then scattered. */
+                for (int i = 0; i < panel; ++i) {
+                    __m128i h = _mm_loadu_si128((const __m128i *)(rp[i] + 2 * p));
+                    float tmp[8];
+                    _mm256_storeu_ps(tmp, _mm256_cvtph_ps(h));
+                    for (int q = 0; q < 8; ++q) {
+                        dst[(p + q) * panel + i] = tmp[q];
+                    }
+                }
+            }
+            for (; p < depth; ++p) {
+                for (int i = 0; i < panel; ++i) {
+                    dst[p * panel + i] = half_at(rp[i] + 2 * p);
+                }
+            }
+            dst += depth * panel;
+            continue;
+        }
+        for (ptrdiff_t p = 0; p < depth; ++p) {
+            const char *col = base + p * ds;
+            ptrdiff_t i = 0;
+            for (; i < live; ++i) {
+                dst[i] = half_at(col + i * rs);
+            }
+            for (; i < panel; ++i) {
+                dst[i] = 0.0f;
+            }
+            dst += panel;
+        }
+    }
+}
+
+static void pack_f16(const char *src, ptrdiff_t rs, ptrdiff_t ds,
+                     ptrdiff_t rows, ptrdiff_t depth, int panel, void *dst)
+{
+    if (panel == F32_MR) {
+        pack_f16_body(src, rs, ds, rows, depth, F32_MR, (float *)dst);
+    }
+    else if (panel == F32_NR) {
+        pack_f16_body(src, rs, ds, rows, depth, F32_NR, (float *)dst);
+    }
+    else {
+        pack_f16_body(src, rs, ds, rows, depth, panel, (float *)dst);
+    }
+}
+
+static void store_f16(const void *tile_, ptrdiff_t rows, ptrdiff_t cols,
+                      ptrdiff_t tile_cols, char *dst, ptrdiff_t rs,
+                      ptrdiff_t cs)
+{
+    const float *tile = (const float *)tile_;
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        const float *t = tile + i * tile_cols;
+        char *d = dst + i * rs;
+        ptrdiff_t j = 0;
+        if (cs == 2) {
+            for (; j + 8 <= cols; j += 8) {
+                __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(t + j),
+                                            _MM_FROUND_TO_NEAREST_INT);
+                _mm_storeu_si128((__m128i *)(d + 2 * j), h);
+            }
+        }
+        for (; j < cols; ++j) {
+            put_u16(d + j * cs, gm_float_to_half(t[j]));
+        }
+    }
+}
+
+static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
+                     ptrdiff_t tile_cols, const char *src, ptrdiff_t rs,
+                     ptrdiff_t cs)
+{
+    float *tile = (float *)tile_;
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        for (ptrdiff_t j = 0; j < cols; ++j) {
+            tile[i * tile_cols + j] = half_at(src + i * rs + j * cs);
+        }
+    }
+}
+
+/* float16 direct: products of halves are exact in float, so a fused
+ * multiply-add is the same as NumPy's float multiply then add. */
+GM_INLINE float fma_f32(float a, float b, float c)
+{
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+#define HALF_MADD(t, a, b) ((t) = fma_f32((a), (b), (t)))
+#define PUT_HALF(p, v) put_u16((p), gm_float_to_half(v))
+GM_DEFINE_DIRECT_SCALAR(direct_f16, float, half_at, PUT_HALF, HALF_MADD)
+
+static const gm_kernel avx2_f16 = {
+    .name = "avx2 f16 6x16",
+    .mr = F32_MR, .nr = F32_NR,
+    .mc = 144, .kc = 384, .nc = 4096,
+    .packed_size = 4, .acc_size = 4,
+    .c_mode = GM_C_WIDE,
+    .pack_a = pack_f16, .pack_b = pack_f16,
+    .micro = micro_f32_6x16,
+    .store = store_f16, .load = load_f16,
+    .direct = direct_f16,
+    .direct_max_flops = 1024.0,
+};
+
+/* ========================================================================
+ * int32 / uint32: 6 x 16 tile with vpmulld + vpaddd (wrap-around, exact
+ * modulo 2^32 for signed and unsigned alike).
+ * ====================================================================== */
+static void micro_i32_6x16(ptrdiff_t depth, const void *a_panel,
+                           const void *b_panel, void *c_, ptrdiff_t ldc,
+                           int accumulate)
+{
+    const int32_t *a = (const int32_t *)a_panel;
+    const int32_t *b = (const int32_t *)b_panel;
+    int32_t *c = (int32_t *)c_;
+    __m256i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (accumulate) {
+        c00 = _mm256_loadu_si256((const __m256i *)(c + 0 * ldc));
+        c01 = _mm256_loadu_si256((const __m256i *)(c + 0 * ldc + 8));
+        c10 = _mm256_loadu_si256((const __m256i *)(c + 1 * ldc));
+        c11 = _mm256_loadu_si256((const __m256i *)(c + 1 * ldc + 8));
+        c20 = _mm256_loadu_si256((const __m256i *)(c + 2 * ldc));
+        c21 = _mm256_loadu_si256((const __m256i *)(c + 2 * ldc + 8));
+        c30 = _mm256_loadu_si256((const __m256i *)(c + 3 * ldc));
+        c31 = _mm256_loadu_si256((const __m256i *)(c + 3 * ldc + 8));
+        c40 = _mm256_loadu_si256((const __m256i *)(c + 4 * ldc));
+        c41 = _mm256_loadu_si256((const __m256i *)(c + 4 * ldc + 8));
+        c50 = _mm256_loadu_si256((const __m256i *)(c + 5 * ldc));
+        c51 = _mm256_loadu_si256((const __m256i *)(c + 5 * ldc + 8));
+    }
+    else {
+        c00 = c01 = c10 = c11 = c20 = c21 = _mm256_setzero_si256();
+        c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_si256();
+    }
+    for (ptrdiff_t p = 0; p < depth; ++p) {
+        const __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
+        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 8));
+        __m256i x;
+        x = _mm256_set1_epi32(a[0]);
+        c00 = _mm256_add_epi32(c00, _mm256_mullo_epi32(x, b0));
+        c01 = _mm256_add_epi32(c01, _mm256_mullo_epi32(x, b1));
+        x = _mm256_set1_epi32(a[1]);
+        c10 = _mm256_add_epi32(c10, _mm256_mullo_epi32(x, b0));
+        c11 = _mm256_add_epi32(c11, _mm256_mullo_epi32(x, b1));
+        x = _mm256_set1_epi32(a[2]);
+        c20 = _mm256_add_epi32(c20, _mm256_mullo_epi32(x, b0));
+        c21 = _mm256_add_epi32(c21, _mm256_mullo_epi32(x, b1));
+        x = _mm256_set1_epi32(a[3]);
+        c30 = _mm256_add_epi32(c30, _mm256_mullo_epi32(x, b0));
+        c31 = _mm256_add_epi32(c31, _mm256_mullo_epi32(x, b1));
+        x = _mm256_set1_epi32(a[4]);
+        c40 = _mm256_add_epi32(c40, _mm256_mullo_epi32(x, b0));
+        c41 = _mm256_add_epi32(c41, _mm256_mullo_epi32(x, b1));
+        x = _mm256_set1_epi32(a[5]);
+        c50 = _mm256_add_epi32(c50, _mm256_mullo_epi32(x, b0));
+        c51 = _mm256_add_epi32(c51, _mm256_mullo_epi32(x, b1));
+        a += 6;
+        b += 16;
+    }
+    _mm256_storeu_si256((__m256i *)(c + 0 * ldc), c00);
+    _mm256_storeu_si256((__m256i *)(c + 0 * ldc + 8), c01);
+    _mm256_storeu_si256((__m256i *)(c + 1 * ldc), c10);
+    _mm256_storeu_si256((__m256i *)(c + 1 * ldc + 8), c11);
+    _mm256_storeu_si256((__m256i *)(c + 2 * ldc), c20);
+    _mm256_storeu_si256((__m256i *)(c + 2 * ldc + 8), c21);
+    _mm256_storeu_si256((__m256i *)(c + 3 * ldc), c30);
+    _mm256_storeu_si256((__m256i *)(c + 3 * ldc + 8), c31);
+    _mm256_storeu_si256((__m256i *)(c + 4 * ldc), c40);
+    _mm256_storeu_si256((__m256i *)(c + 4 * ldc + 8), c41);
+    _mm256_storeu_si256((__m256i *)(c + 5 * ldc), c50);
+    _mm256_storeu_si256((__m256i *)(c + 5 * ldc + 8), c51);
+}
+
+GM_DEFINE_PACK_COPY(pack_i32, 4, 6, 16)
+GM_DEFINE_STORE_LOAD_COPY(i32, 4)
+GM_DEFINE_DIRECT_SCALAR(direct_i32, uint32_t, get_u32, put_u32, MADD_SUM)
+
+static const gm_kernel avx2_i32 = {
+    .name = "avx2 i32 6x16",
+    .mr = 6, .nr = 16,
+    .mc = 144, .kc = 384, .nc = 4096,
+    .packed_size = 4, .acc_size = 4,
+    .c_mode = GM_C_SAME,
+    .pack_a = pack_i32, .pack_b = pack_i32,
+    .micro = micro_i32_6x16,
+    .store = store_i32, .load = load_i32,
+    .direct = direct_i32,
+    .direct_max_flops = 2048.0,
+};
+
+/* ========================================================================
+ * int8 / uint8 / int16 / uint16: vpmaddwd on int16 pairs.
+ *
+ * Each element is packed as int16 (int8 sign-extended; modulo 2^8 or 2^16
+ * any extension gives the same result), and consecutive depth steps are
+ * paired so that one vpmaddwd forms a0*b0 + a1*b1 in 32 bits, exact modulo
+ * 2^32.  A panel of `panel` rows and `depth` steps takes exactly
+ * panel * depth int16, as the driver expects:
+ *   pair q (steps 2q, 2q+1), row i:  dst[2*(q*panel + i) + {0, 1}]
+ *   odd last step, row i:            dst[(depth-1)*panel + i]
+ * The micro-kernel takes the lone last step as a pair (a, 0).
+ * ====================================================================== */
+#define I16_MR 6
+#define I16_NR 16
+
+GM_INLINE int16_t load_i8_as_i16(const char *p)
+{
+    return (int16_t)(int8_t)get_u8(p);
+}
+
+GM_INLINE int16_t load_i16_as_i16(const char *p)
+{
+    return (int16_t)get_u16(p);
+}
+
+/* 16 stored elements (contiguous) widened to 16 x int16. */
+GM_INLINE __m256i load16_i8(const char *p)
+{
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
+}
+
+GM_INLINE __m256i load16_i16(const char *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+#define GM_DEFINE_PACK_PAIRS(suffix, ES, LOAD1, LOAD16)                      \
+    GM_INLINE void pack_pairs_##suffix##_body(                               \
+        const char *src, ptrdiff_t rs, ptrdiff_t ds, ptrdiff_t rows,         \
+        ptrdiff_t depth, const int panel, int16_t *dst)                      \
+    {                                                                        \
+        const ptrdiff_t pairs = depth / 2;                                   \
+        for (ptrdiff_t r0 = 0; r0 < rows; r0 += panel) {                     \
+            const ptrdiff_t live = min_pd(panel, rows - r0);                 \
+            const char *base = src + r0 * rs;                                \
+            ptrdiff_t q = 0;                                                 \
+            if (live == panel && rs == (ES) && panel == 16) {                \
+                /* two rows of B side by side, interleaved */                \
+                for (; q < pairs; ++q) {                                     \
+                    const char *r = base + 2 * q * ds;                       \
+                    __m256i x0 = LOAD16(r), x1 = LOAD16(r + ds);             \
+                    __m256i lo = _mm256_unpacklo_epi16(x0, x1);              \
+                    __m256i hi = _mm256_unpackhi_epi16(x0, x1);              \
+                    _mm256_storeu_si256((__m256i *)(dst + 32 * q),           \
+                                        _mm256_permute2x128_si256(lo, hi, 0x20)); \
+                    _mm256_storeu_si256((__m256i *)(dst + 32 * q + 16),      \
+                                        _mm256_permute2x128_si256(lo, hi, 0x31)); \
+                }                                                            \
+            }                                                                \
+            else if (live == panel && ds == (ES)) {                          \
+                /* rows of A: a pair is two neighbours in memory */          \
+                for (int i = 0; i < panel; ++i) {                            \
+                    const char *r = base + i * rs;                           \
+                    for (ptrdiff_t qq = 0; qq < pairs; ++qq) {               \
+                        dst[2 * (qq * panel + i)] = LOAD1(r + 2 * qq * (ES)); \
+                        dst[2 * (qq * panel + i) + 1] =                      \
+                            LOAD1(r + (2 * qq + 1) * (ES));                  \
+                    }                                                        \
+                }                                                            \
+                q = pairs;                                                   \
+            }                                                                \
+            for (; q < pairs; ++q) {                                         \
+                int16_t *d = dst + 2 * q * panel;                            \
+                ptrdiff_t i = 0;                                             \
+                for (; i < live; ++i) {                                      \
+                    const char *e = base + i * rs + 2 * q * ds;              \
+                    d[2 * i] = LOAD1(e);                                     \
+                    d[2 * i + 1] = LOAD1(e + ds);                            \
+                }                                                            \
+                for (; i < panel; ++i) {                                     \
+                    d[2 * i] = d[2 * i + 1] = 0;                             \
+                }                                                            \
+            }                                                                \
+            if (depth & 1) {                                                 \
+                int16_t *d = dst + (depth - 1) * panel;                      \
+                ptrdiff_t i = 0;                                             \
+                for (; i < live; ++i) {                                      \
+                    d[i] = LOAD1(base + i * rs + (depth - 1) * ds);          \
+                }                                                            \
+                for (; i < panel; ++i) {                                     \
+                    d[i] = 0;                                                \
+                }                                                            \
+            }                                                                \
+            dst += depth * panel;                                            \
+        }                                                                    \
+    }                                                                        \
+    static void pack_pairs_##suffix(const char *src, ptrdiff_t rs,           \
+                                    ptrdiff_t ds, ptrdiff_t rows,            \
+                                    ptrdiff_t depth, int panel, void *dst)   \
+    {                                                                        \
+        if (panel == I16_MR) {                                               \
+            pack_pairs_##suffix##_body(src, rs, ds, rows, depth, I16_MR,     \
+                                       (int16_t *)dst);                      \
+        }                                                                    \
+        else if (panel == I16_NR) {                                          \
+            pack_pairs_##suffix##_body(src, rs, ds, rows, depth, I16_NR,     \
+                                       (int16_t *)dst);                      \
+        }                                                                    \
+        else {                                                               \
+            pack_pairs_##suffix##_body(src, rs, ds, rows, depth, panel,      \
+                                       (int16_t *)dst);                      \
+        }                                                                    \
+    }
+
+GM_DEFINE_PACK_PAIRS(i8, 1, load_i8_as_i16, load16_i8)
+GM_DEFINE_PACK_PAIRS(i16, 2, load_i16_as_i16, load16_i16)
+
+/* The 32-bit word holding one (a0, a1) pair. */
+GM_INLINE int32_t pair_at(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static void micro_pairs_6x16(ptrdiff_t depth, const void *a_panel,
+                           const void *b_panel, void *c_, ptrdiff_t ldc,
+                           int accumulate)
+{
+    const int16_t *a = (const int16_t *)a_panel;
+    const int16_t *b = (const int16_t *)b_panel;
+    int32_t *c = (int32_t *)c_;
+    __m256i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (accumulate) {
+        c00 = _mm256_loadu_si256((const __m256i *)(c + 0 * ldc));
+        c01 = _mm256_loadu_si256((const __m256i *)(c + 0 * ldc + 8));
+        c10 = _mm256_loadu_si256((const __m256i *)(c + 1 * ldc));
+        c11 = _mm256_loadu_si256((const __m256i *)(c + 1 * ldc + 8));
+        c20 = _mm256_loadu_si256((const __m256i *)(c + 2 * ldc));
+        c21 = _mm256_loadu_si256((const __m256i *)(c + 2 * ldc + 8));
+        c30 = _mm256_loadu_si256((const __m256i *)(c + 3 * ldc));
+        c31 = _mm256_loadu_si256((const __m256i *)(c + 3 * ldc + 8));
+        c40 = _mm256_loadu_si256((const __m256i *)(c + 4 * ldc));
+        c41 = _mm256_loadu_si256((const __m256i *)(c + 4 * ldc + 8));
+        c50 = _mm256_loadu_si256((const __m256i *)(c + 5 * ldc));
+        c51 = _mm256_loadu_si256((const __m256i *)(c + 5 * ldc + 8));
+    }
+    else {
+        c00 = c01 = c10 = c11 = c20 = c21 = _mm256_setzero_si256();
+        c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_si256();
+    }
+    for (ptrdiff_t q = depth / 2; q > 0; --q) {
+        const __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
+        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 16));
+        __m256i x;
+        x = _mm256_set1_epi32(pair_at(a + 0));
+        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, b0));
+        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32(pair_at(a + 2));
+        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, b0));
+        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32(pair_at(a + 4));
+        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, b0));
+        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32(pair_at(a + 6));
+        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, b0));
+        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32(pair_at(a + 8));
+        c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, b0));
+        c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32(pair_at(a + 10));
+        c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(x, b0));
+        c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(x, b1));
+        a += 12;
+        b += 32;
+    }
+    if (depth & 1) {
+        /* B widened to (b, sign) pairs, A as (a, 0): the sum is a * b. */
+        const __m256i b0 = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)b));
+        const __m256i b1 = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(b + 8)));
+        __m256i x;
+        x = _mm256_set1_epi32((int32_t)(uint16_t)a[0]);
+        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, b0));
+        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32((int32_t)(uint16_t)a[1]);
+        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, b0));
+        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32((int32_t)(uint16_t)a[2]);
+        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, b0));
+        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32((int32_t)(uint16_t)a[3]);
+        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, b0));
+        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32((int32_t)(uint16_t)a[4]);
+        c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, b0));
+        c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32((int32_t)(uint16_t)a[5]);
+        c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(x, b0));
+        c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(x, b1));
+    }
+    _mm256_storeu_si256((__m256i *)(c + 0 * ldc), c00);
+    _mm256_storeu_si256((__m256i *)(c + 0 * ldc + 8), c01);
+    _mm256_storeu_si256((__m256i *)(c + 1 * ldc), c10);
+    _mm256_storeu_si256((__m256i *)(c + 1 * ldc + 8), c11);
+    _mm256_storeu_si256((__m256i *)(c + 2 * ldc), c20);
+    _mm256_storeu_si256((__m256i *)(c + 2 * ldc + 8), c21);
+    _mm256_storeu_si256((__m256i *)(c + 3 * ldc), c30);
+    _mm256_storeu_si256((__m256i *)(c + 3 * ldc + 8), c31);
+    _mm256_storeu_si256((__m256i *)(c + 4 * ldc), c40);
+    _mm256_storeu_si256((__m256i *)(c + 4 * ldc + 8), c41);
+    _mm256_storeu_si256((__m256i *)(c + 5 * ldc), c50);
+    _mm256_storeu_si256((__m256i *)(c + 5 * ldc + 8), c51);
+}
+
+/* int32 tile <-> int8 / int16 storage: truncation wraps exactly. */
+#define GM_DEFINE_STORE_LOAD_NARROW(suffix, GET, PUT, NARROW_T)             \
+    static void store_##suffix(const void *tile_, ptrdiff_t rows,           \
+                               ptrdiff_t cols, ptrdiff_t tile_cols,         \
+                               char *dst, ptrdiff_t rs, ptrdiff_t cs)       \
+    {                                                                       \
+        const uint32_t *tile = (const uint32_t *)tile_;                     \
+        for (ptrdiff_t i = 0; i < rows; ++i) {                              \
+            for (ptrdiff_t j = 0; j < cols; ++j) {                          \
+                PUT(dst + i * rs + j * cs, (NARROW_T)tile[i * tile_cols + j]); \
+            }                                                               \
+        }                                                                   \
+    }                                                                       \
+    static void load_##suffix(void *tile_, ptrdiff_t rows, ptrdiff_t cols,  \
+                              ptrdiff_t tile_cols, const char *src,         \
+                              ptrdiff_t rs, ptrdiff_t cs)                   \
+    {                                                                       \
+        uint32_t *tile = (uint32_t *)tile_;                                 \
+        for (ptrdiff_t i = 0; i < rows; ++i) {                              \
+            for (ptrdiff_t j = 0; j < cols; ++j) {                          \
+                tile[i * tile_cols + j] = GET(src + i * rs + j * cs);       \
+            }                                                               \
+        }                                                                   \
+    }
+
+GM_DEFINE_STORE_LOAD_NARROW(i8, get_u8, put_u8, uint8_t)
+GM_DEFINE_STORE_LOAD_NARROW(i16, get_u16, put_u16, uint16_t)
+
+#define GET_U8_32(p) ((uint32_t)get_u8(p))
+#define GET_U16_32(p) ((uint32_t)get_u16(p))
+#define PUT_U8_32(p, v) put_u8((p), (uint8_t)(v))
+#define PUT_U16_32(p, v) put_u16((p), (uint16_t)(v))
+GM_DEFINE_DIRECT_SCALAR(direct_i8, uint32_t, GET_U8_32, PUT_U8_32, MADD_SUM)
+GM_DEFINE_DIRECT_SCALAR(direct_i16, uint32_t, GET_U16_32, PUT_U16_32, MADD_SUM)
+
+static const gm_kernel avx2_i8 = {
+    .name = "avx2 i8 6x16 (int16 pairs)",
+    .mr = I16_MR, .nr = I16_NR,
+    .mc = 144, .kc = 768, .nc = 4096,
+    .packed_size = 2, .acc_size = 4,
+    .c_mode = GM_C_WRAP,
+    .pack_a = pack_pairs_i8, .pack_b = pack_pairs_i8,
+    .micro = micro_pairs_6x16,
+    .store = store_i8, .load = load_i8,
+    .direct = direct_i8,
+    .direct_max_flops = 2048.0,
+};
+
+static const gm_kernel avx2_i16 = {
+    .name = "avx2 i16 6x16 (int16 pairs)",
+    .mr = I16_MR, .nr = I16_NR,
+    .mc = 144, .kc = 768, .nc = 4096,
+    .packed_size = 2, .acc_size = 4,
+    .c_mode = GM_C_WRAP,
+    .pack_a = pack_pairs_i16, .pack_b = pack_pairs_i16,
+    .micro = micro_pairs_6x16,
+    .store = store_i16, .load = load_i16,
+    .direct = direct_i16,
+    .direct_max_flops = 2048.0,
+};
+
+/* ========================================================================
+ * int64 / uint64: 4 x 8 tile.  AVX2 has no 64-bit multiply, so each
+ * product is built from 32 x 32 -> 64 pieces (vpmuludq):
+ *     a * b = lo(a) lo(b) + ((lo(a) hi(b) + hi(a) lo(b)) << 32)  mod 2^64.
+ * ====================================================================== */
+GM_INLINE __m256i mul_i64(__m256i a, __m256i a_hi, __m256i b, __m256i b_hi)
+{
+    __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(a, b_hi),
+                                     _mm256_mul_epu32(a_hi, b));
+    return _mm256_add_epi64(_mm256_mul_epu32(a, b),
+                            _mm256_slli_epi64(cross, 32));
+}
+
+static void micro_i64_4x8(ptrdiff_t depth, const void *a_panel,
+                          const void *b_panel, void *c_, ptrdiff_t ldc,
+                          int accumulate)
+{
+    const int64_t *a = (const int64_t *)a_panel;
+    const int64_t *b = (const int64_t *)b_panel;
+    int64_t *c = (int64_t *)c_;
+    __m256i acc[4][2];
+    for (int i = 0; i < 4; ++i) {
+        if (accumulate) {
+            acc[i][0] = _mm256_loadu_si256((const __m256i *)(c + i * ldc));
+            acc[i][1] = _mm256_loadu_si256((const __m256i *)(c + i * ldc + 4));
+        }
+        else {
+            acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+        }
+    }
+    for (ptrdiff_t p = 0; p < depth; ++p) {
+        const __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
+        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 4));
+        const __m256i b0h = _mm256_srli_epi64(b0, 32);
+        const __m256i b1h = _mm256_srli_epi64(b1, 32);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+            const __m256i x = _mm256_set1_epi64x(a[i]);
+            const __m256i xh = _mm256_srli_epi64(x, 32);
+            acc[i][0] = _mm256_add_epi64(acc[i][0], mul_i64(x, xh, b0, b0h));
+            acc[i][1] = _mm256_add_epi64(acc[i][1], mul_i64(x, xh, b1, b1h));
+        }
+        a += 4;
+        b += 8;
+    }
+    for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_si256((__m256i *)(c + i * ldc), acc[i][0]);
+        _mm256_storeu_si256((__m256i *)(c + i * ldc + 4), acc[i][1]);
+    }
+}
+
+GM_DEFINE_PACK_COPY(pack_i64, 8, 4, 8)
+GM_DEFINE_STORE_LOAD_COPY(i64, 8)
+GM_DEFINE_DIRECT_SCALAR(direct_i64, uint64_t, get_u64, put_u64, MADD_SUM)
+
+static const gm_kernel avx2_i64 = {
+    .name = "avx2 i64 4x8",
+    .mr = 4, .nr = 8,
+    .mc = 96, .kc = 256, .nc = 2048,
+    .packed_size = 8, .acc_size = 8,
+    .c_mode = GM_C_SAME,
+    .pack_a = pack_i64, .pack_b = pack_i64,
+    .micro = micro_i64_4x8,
+    .store = store_i64, .load = load_i64,
+    .direct = direct_i64,
+    .direct_max_flops = 2048.0,
+};
+
+/* ========================================================================
+ * Complex: A and B packed as stored (re, im) pairs.  For each row the real
+ * and the imaginary part of A are broadcast and multiply whole B vectors
+ * into two accumulators, R = sum ar * (br, bi) and I = sum ai * (br, bi);
+ * at the end C = R +- swap(I) = (ar br - ai bi, ar bi + ai br) with one
+ * vaddsubpd.  No conjugation.
+ * ====================================================================== */
+
+/* complex128: 3 x 4 tile (12 accumulators). */
+static void micro_c128_3x4(ptrdiff_t depth, const void *a_panel,
+                           const void *b_panel, void *c_, ptrdiff_t ldc,
+                           int accumulate)
+{
+    const double *a = (const double *)a_panel;
+    const double *b = (const double *)b_panel;
+    double *c = (double *)c_;
+    const ptrdiff_t ld = 2 * ldc;   /* reals per row of C */
+    __m256d r00, r01, r10, r11, r20, r21, i00, i01, i10, i11, i20, i21;
+    if (accumulate) {
+        r00 = _mm256_loadu_pd(c + 0 * ld); r01 = _mm256_loadu_pd(c + 0 * ld + 4);
+        r10 = _mm256_loadu_pd(c + 1 * ld); r11 = _mm256_loadu_pd(c + 1 * ld + 4);
+        r20 = _mm256_loadu_pd(c + 2 * ld); r21 = _mm256_loadu_pd(c + 2 * ld + 4);
+    }
+    else {
+        r00 = r01 = r10 = r11 = r20 = r21 = _mm256_setzero_pd();
+    }
+    i00 = i01 = i10 = i11 = i20 = i21 = _mm256_setzero_pd();
+    for (ptrdiff_t p = 0; p < depth; ++p) {
+        const __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
+        __m256d x;
+        x = _mm256_broadcast_sd(a + 0);
+        r00 = _mm256_fmadd_pd(x, b0, r00); r01 = _mm256_fmadd_pd(x, b1, r01);
+        x = _mm256_broadcast_sd(a + 1);
+        i00 = _mm256_fmadd_pd(x, b0, i00); i01 = _mm256_fmadd_pd(x, b1, i01);
+        x = _mm256_broadcast_sd(a + 2);
+        r10 = _mm256_fmadd_pd(x, b0, r10); r11 = _mm256_fmadd_pd(x, b1, r11);
+        x = _mm256_broadcast_sd(a + 3);
+        i10 = _mm256_fmadd_pd(x, b0, i10); i11 = _mm256_fmadd_pd(x, b1, i11);
+        x = _mm256_broadcast_sd(a + 4);
+        r20 = _mm256_fmadd_pd(x, b0, r20); r21 = _mm256_fmadd_pd(x, b1, r21);
+        x = _mm256_broadcast_sd(a + 5);
+        i20 = _mm256_fmadd_pd(x, b0, i20); i21 = _mm256_fmadd_pd(x, b1, i21);
+        a += 6;
+        b += 8;
+    }
+    _mm256_storeu_pd(c + 0 * ld, _mm256_addsub_pd(r00, _mm256_permute_pd(i00, 0x5)));
+    _mm256_storeu_pd(c + 0 * ld + 4, _mm256_addsub_pd(r01, _mm256_permute_pd(i01, 0x5)));
+    _mm256_storeu_pd(c + 1 * ld, _mm256_addsub_pd(r10, _mm256_permute_pd(i10, 0x5)));
+    _mm256_storeu_pd(c + 1 * ld + 4, _mm256_addsub_pd(r11, _mm256_permute_pd(i11, 0x5)));
+    _mm256_storeu_pd(c + 2 * ld, _mm256_addsub_pd(r20, _mm256_permute_pd(i20, 0x5)));
+    _mm256_storeu_pd(c + 2 * ld + 4, _mm256_addsub_pd(r21, _mm256_permute_pd(i21, 0x5)));
+}
+
+/* complex64: 3 x 8 tile (12 accumulators). */
+static void micro_c64_3x8(ptrdiff_t depth, const void *a_panel,
+                           const void *b_panel, void *c_, ptrdiff_t ldc,
+                           int accumulate)
+{
+    const float *a = (const float *)a_panel;
+    const float *b = (const float *)b_panel;
+    float *c = (float *)c_;
+    const ptrdiff_t ld = 2 * ldc;   /* reals per row of C */
+    __m256 r00, r01, r10, r11, r20, r21, i00, i01, i10, i11, i20, i21;
+    if (accumulate) {
+        r00 = _mm256_loadu_ps(c + 0 * ld); r01 = _mm256_loadu_ps(c + 0 * ld + 8);
+        r10 = _mm256_loadu_ps(c + 1 * ld); r11 = _mm256_loadu_ps(c + 1 * ld + 8);
+        r20 = _mm256_loadu_ps(c + 2 * ld); r21 = _mm256_loadu_ps(c + 2 * ld + 8);
+    }
+    else {
+        r00 = r01 = r10 = r11 = r20 = r21 = _mm256_setzero_ps();
+    }
+    i00 = i01 = i10 = i11 = i20 = i21 = _mm256_setzero_ps();
+    for (ptrdiff_t p = 0; p < depth; ++p) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 x;
+        x = _mm256_broadcast_ss(a + 0);
+        r00 = _mm256_fmadd_ps(x, b0, r00); r01 = _mm256_fmadd_ps(x, b1, r01);
+        x = _mm256_broadcast_ss(a + 1);
+        i00 = _mm256_fmadd_ps(x, b0, i00); i01 = _mm256_fmadd_ps(x, b1, i01);
+        x = _mm256_broadcast_ss(a + 2);
+        r10 = _mm256_fmadd_ps(x, b0, r10); r11 = _mm256_fmadd_ps(x, b1, r11);
+        x = _mm256_broadcast_ss(a + 3);
+        i10 = _mm256_fmadd_ps(x, b0, i10); i11 = _mm256_fmadd_ps(x, b1, i11);
+        x = _mm256_broadcast_ss(a + 4);
+        r20 = _mm256_fmadd_ps(x, b0, r20); r21 = _mm256_fmadd_ps(x, b1, r21);
+        x = _mm256_broadcast_ss(a + 5);
+        i20 = _mm256_fmadd_ps(x, b0, i20); i21 = _mm256_fmadd_ps(x, b1, i21);
+        a += 6;
+        b += 16;
+    }
+    _mm256_storeu_ps(c + 0 * ld, _mm256_addsub_ps(r00, _mm256_permute_ps(i00, 0xB1)));
+    _mm256_storeu_ps(c + 0 * ld + 8, _mm256_addsub_ps(r01, _mm256_permute_ps(i01, 0xB1)));
+    _mm256_storeu_ps(c + 1 * ld, _mm256_addsub_ps(r10, _mm256_permute_ps(i10, 0xB1)));
+    _mm256_storeu_ps(c + 1 * ld + 8, _mm256_addsub_ps(r11, _mm256_permute_ps(i11, 0xB1)));
+    _mm256_storeu_ps(c + 2 * ld, _mm256_addsub_ps(r20, _mm256_permute_ps(i20, 0xB1)));
+    _mm256_storeu_ps(c + 2 * ld + 8, _mm256_addsub_ps(r21, _mm256_permute_ps(i21, 0xB1)));
+}
+
+GM_DEFINE_PACK_COPY(pack_c128, 16, 3, 4)
+GM_DEFINE_PACK_COPY(pack_c64, 8, 3, 8)
+GM_DEFINE_STORE_LOAD_COPY(c128, 16)
+GM_DEFINE_STORE_LOAD_COPY(c64, 8)
+
+#define GM_DEFINE_DIRECT_COMPLEX(name, REAL_T)                              \
+    static void name(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last) \
+    {                                                                       \
+        for (ptrdiff_t s = first; s < last; ++s) {                          \
+            const char *a = pr->a.data + s * pr->a.batch_stride;            \
+            const char *b = pr->b.data + s * pr->b.batch_stride;            \
+            char *c = pr->c.data + s * pr->c.batch_stride;                  \
+            for (ptrdiff_t i = 0; i < pr->m; ++i) {                         \
+                for (ptrdiff_t j = 0; j < pr->n; ++j) {                     \
+                    REAL_T sum[2] = {0, 0};                                 \
+                    for (ptrdiff_t p = 0; p < pr->k; ++p) {                 \
+                        REAL_T x[2], y[2];                                  \
+                        memcpy(x, a + i * pr->a.row_stride                  \
+                                  + p * pr->a.col_stride, sizeof x);        \
+                        memcpy(y, b + p * pr->b.row_stride                  \
+                                  + j * pr->b.col_stride, sizeof y);        \
+                        sum[0] += x[0] * y[0] - x[1] * y[1];                \
+                        sum[1] += x[0] * y[1] + x[1] * y[0];                \
+                    }                                                       \
+                    memcpy(c + i * pr->c.row_stride + j * pr->c.col_stride, \
+                           sum, sizeof sum);                                \
+                }                                                           \
+            }                                                               \
+        }                                                                   \
+    }
+
+GM_DEFINE_DIRECT_COMPLEX(direct_c128, double)
+GM_DEFINE_DIRECT_COMPLEX(direct_c64, float)
+
+static const gm_kernel avx2_c128 = {
+    .name = "avx2 c128 3x4",
+    .mr = 3, .nr = 4,
+    .mc = 96, .kc = 256, .nc = 2048,
+    .packed_size = 16, .acc_size = 16,
+    .c_mode = GM_C_SAME,
+    .pack_a = pack_c128, .pack_b = pack_c128,
+    .micro = micro_c128_3x4,
+    .store = store_c128, .load = load_c128,
+    .direct = direct_c128,
+    .direct_max_flops = 1024.0,
+};
+
+static const gm_kernel avx2_c64 = {
+    .name = "avx2 c64 3x8",
+    .mr = 3, .nr = 8,
+    .mc = 96, .kc = 256, .nc = 4096,
+    .packed_size = 8, .acc_size = 8,
+    .c_mode = GM_C_SAME,
+    .pack_a = pack_c64, .pack_b = pack_c64,
+    .micro = micro_c64_3x8,
+    .store = store_c64, .load = load_c64,
+    .direct = direct_c64,
+    .direct_max_flops = 1024.0,
+};
+
+const gm_kernel_table gm_avx2_kernels = {
+    [GM_FAM_I8] = &avx2_i8,
+    [GM_FAM_I16] = &avx2_i16,
+    [GM_FAM_I32] = &avx2_i32,
+    [GM_FAM_I64] = &avx2_i64,
+    [GM_FAM_F16] = &avx2_f16,
+    [GM_FAM_F32] = &avx2_f32,
+    [GM_FAM_F64] = &avx2_f64,
+    [GM_FAM_C64] = &avx2_c64,
+    [GM_FAM_C128] = &avx2_c128,
+};

@@ -2,6 +2,7 @@
  * Portable C kernels for every family: the reference every other kernel set
  * is tested against, and the path on CPUs without a tuned set.
  */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -33,7 +34,10 @@ GM_DEFINE_ACCESS(ld, long double)
 
 #define MADD_SUM(t, a, b) ((t) += (a) * (b))
 
-/* bool: any byte that is not zero is true; the result is 0 or 1. */
+/* bool: any byte that is not zero is true; the result is 0 or 1.  Every
+ * size takes the bit-set path (bool_bits.c); the blocked kernel serves the
+ * C tests' comparison of the driver's loops. */
+#define DIRECT gm_bool_direct
 #define NAME bool
 #define C_MODE GM_C_WRAP
 #define PACK_T uint8_t
@@ -43,6 +47,7 @@ GM_DEFINE_ACCESS(ld, long double)
 #define MR 4
 #define NR 4
 #include "generic_real.inc"
+#undef DIRECT
 #undef NAME
 #undef PACK_T
 #undef LOAD

@@ -16,7 +16,7 @@ mode=${1:-quick}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 strict=(-std=c11 -O2 -Wall -Wextra -Werror -pedantic)
-core=(driver.c dispatch.c kernels_generic.c threads.c)
+core=(bool_bits.c driver.c dispatch.c kernels_generic.c threads.c)
 status=0
 
 build_and_run() {  # name compiler [flags...]

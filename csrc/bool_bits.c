@@ -1,0 +1,99 @@
+/*
+ * bool products on bit sets.
+ *
+ * C[i][j] is true when row i of A and column j of B share a true position.
+ * Rows of A and columns of B become bit sets along k (64 positions per
+ * word), so one AND tests 64 products, and the scan of a pair stops at the
+ * first common bit: dense inputs finish after a word or two, sparse ones
+ * cost k/64 ANDs per element.
+ *
+ * This is the bool family's direct path for every size.  Its working memory
+ * is (m + n) * ceil(k / 64) words; without it, the plain early-exit loop.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gm_kernel.h"
+
+/* Bit sets of `count` vectors of `length` bytes, each vector `stride` bytes
+ * after the previous one, elements `step` bytes apart. */
+static void to_bits(const char *base, ptrdiff_t count, ptrdiff_t stride,
+                    ptrdiff_t length, ptrdiff_t step, ptrdiff_t words,
+                    uint64_t *bits)
+{
+    for (ptrdiff_t v = 0; v < count; ++v) {
+        const char *x = base + v * stride;
+        uint64_t *out = bits + v * words;
+        for (ptrdiff_t w = 0; w < words; ++w) {
+            const ptrdiff_t first = w * 64;
+            const ptrdiff_t last = length - first < 64 ? length : first + 64;
+            uint64_t word = 0;
+            for (ptrdiff_t p = first; p < last; ++p) {
+                word |= (uint64_t)(x[p * step] != 0) << (p - first);
+            }
+            out[w] = word;
+        }
+    }
+}
+
+static int any_common(const uint64_t *a, const uint64_t *b, ptrdiff_t words)
+{
+    ptrdiff_t w = 0;
+    for (; w + 4 <= words; w += 4) {
+        if ((a[w] & b[w]) | (a[w + 1] & b[w + 1]) | (a[w + 2] & b[w + 2])
+                | (a[w + 3] & b[w + 3])) {
+            return 1;
+        }
+    }
+    for (; w < words; ++w) {
+        if (a[w] & b[w]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void plain_matrix(const gm_problem *pr, const char *a, const char *b,
+                         char *c)
+{
+    for (ptrdiff_t i = 0; i < pr->m; ++i) {
+        for (ptrdiff_t j = 0; j < pr->n; ++j) {
+            char any = 0;
+            for (ptrdiff_t p = 0; p < pr->k && !any; ++p) {
+                any = a[i * pr->a.row_stride + p * pr->a.col_stride] != 0
+                      && b[p * pr->b.row_stride + j * pr->b.col_stride] != 0;
+            }
+            c[i * pr->c.row_stride + j * pr->c.col_stride] = any;
+        }
+    }
+}
+
+void gm_bool_direct(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
+{
+    const ptrdiff_t words = (pr->k + 63) / 64;
+    uint64_t *bits = NULL;
+    if (words > 0 && (size_t)(pr->m + pr->n) <= SIZE_MAX / 8 / (size_t)words) {
+        bits = (uint64_t *)malloc((size_t)(pr->m + pr->n) * (size_t)words * 8);
+    }
+    for (ptrdiff_t s = first; s < last; ++s) {
+        const char *a = pr->a.data + s * pr->a.batch_stride;
+        const char *b = pr->b.data + s * pr->b.batch_stride;
+        char *c = pr->c.data + s * pr->c.batch_stride;
+        if (bits == NULL) {
+            plain_matrix(pr, a, b, c);
+            continue;
+        }
+        uint64_t *a_bits = bits, *b_bits = bits + pr->m * words;
+        to_bits(a, pr->m, pr->a.row_stride, pr->k, pr->a.col_stride, words, a_bits);
+        to_bits(b, pr->n, pr->b.col_stride, pr->k, pr->b.row_stride, words, b_bits);
+        for (ptrdiff_t i = 0; i < pr->m; ++i) {
+            char *c_row = c + i * pr->c.row_stride;
+            for (ptrdiff_t j = 0; j < pr->n; ++j) {
+                c_row[j * pr->c.col_stride] =
+                    (char)any_common(a_bits + i * words, b_bits + j * words, words);
+            }
+        }
+    }
+    free(bits);
+}
