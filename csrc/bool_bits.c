@@ -69,6 +69,49 @@ static void plain_matrix(const gm_problem *pr, const char *a, const char *b,
     }
 }
 
+/*
+ * Dense inputs settle most elements within a few steps.  This tries the
+ * early-exit scan on the whole problem within a budget of steps per element
+ * that the full-work kernels would beat, and gives up (returns -1, C partly written) on sparse inputs,
+ * which then take the full-work kernels.
+ */
+int gm_bool_try_dense(const gm_problem *pr)
+{
+    const double elements = (double)pr->batch * (double)pr->m * (double)pr->n;
+    if (elements > 1e15) {
+        return -1;
+    }
+    /* Locals: the stores to C could alias *pr as far as C knows. */
+    const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
+    const ptrdiff_t a_rs = pr->a.row_stride, a_cs = pr->a.col_stride;
+    const ptrdiff_t b_rs = pr->b.row_stride, b_cs = pr->b.col_stride;
+    const ptrdiff_t c_rs = pr->c.row_stride, c_cs = pr->c.col_stride;
+    /* The full-work kernels cost about one scan step per 128 of k. */
+    ptrdiff_t budget = (ptrdiff_t)((2.0 + (double)k / 128.0) * elements) + 64;
+    for (ptrdiff_t s = 0; s < pr->batch; ++s) {
+        const char *a = pr->a.data + s * pr->a.batch_stride;
+        const char *b = pr->b.data + s * pr->b.batch_stride;
+        char *c = pr->c.data + s * pr->c.batch_stride;
+        for (ptrdiff_t i = 0; i < m; ++i) {
+            const char *a_row = a + i * a_rs;
+            char *c_row = c + i * c_rs;
+            for (ptrdiff_t j = 0; j < n; ++j) {
+                const char *b_col = b + j * b_cs;
+                ptrdiff_t p = 0;
+                while (p < k && !(a_row[p * a_cs] && b_col[p * b_rs])) {
+                    ++p;
+                }
+                budget -= p;
+                if (budget < 0) {
+                    return -1;
+                }
+                c_row[j * c_cs] = p < k;
+            }
+        }
+    }
+    return 0;
+}
+
 void gm_bool_direct(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
     const ptrdiff_t words = (pr->k + 63) / 64;

@@ -316,6 +316,9 @@ int gm_matmul(const gm_problem *p)
     if (p->batch == 0 || p->m == 0 || p->n == 0) {
         return GM_OK;
     }
+    if (p->type == GM_BOOL && gm_bool_try_dense(p) == 0) {
+        return GM_OK;
+    }
     const gm_kernel *kern = gm_kernel_for(gm_family_of(p->type));
     const double flops = (double)p->m * (double)p->n * (double)p->k;
     /* A vector operand leaves nothing for packing to reuse: the direct

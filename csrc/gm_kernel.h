@@ -107,6 +107,8 @@ extern const gm_kernel_table gm_neon_kernels;
 
 /* bool at every size: bit sets along k (bool_bits.c). */
 void gm_bool_direct(const gm_problem *p, ptrdiff_t first, ptrdiff_t last);
+/* bool with an early-exit scan on a budget: 0 done, -1 left to kernels. */
+int gm_bool_try_dense(const gm_problem *p);
 
 /* The kernel in use for a family (set by gm_select_isa). */
 const gm_kernel *gm_kernel_for(gm_family family);
