@@ -16,6 +16,8 @@
  * Tiny matrices (and k == 0) go to the kernel set's direct path, and stacks
  * of them are split over threads by matrix.
  */
+#include <fenv.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,16 +188,20 @@ static void blocked_matrix_part(const gm_kernel *kern, const blocking *bl,
 static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
                            const gm_operand *a, const gm_operand *b,
                            const c_target *c, ptrdiff_t m, ptrdiff_t n,
-                           ptrdiff_t k, workspace *ws, int threads)
+                           ptrdiff_t k, workspace *ws, int threads,
+                           atomic_int *fp_flags)
 {
     if (threads <= 1) {
         blocked_matrix_part(kern, bl, a, b, c, m, n, k, ws, 0, 1);
         return;
     }
+    (void)fp_flags;   /* unused without OpenMP */
     GM_PARALLEL(threads)
     {
+        gm_fp_enter();
         blocked_matrix_part(kern, bl, a, b, c, m, n, k, ws, GM_THREAD_ID(),
                             GM_TEAM_SIZE());
+        gm_fp_leave(fp_flags);
     }
 }
 
@@ -208,7 +214,8 @@ static gm_operand item_operand(const gm_operand *op, ptrdiff_t s)
 
 /* Matrices [first, last) of the stack, each on `threads` threads. */
 static int run_blocked(const gm_problem *p, const gm_kernel *kern,
-                       ptrdiff_t first, ptrdiff_t last, int threads)
+                       ptrdiff_t first, ptrdiff_t last, int threads,
+                       atomic_int *fp_flags)
 {
     blocking bl = plan_blocks(kern, p, threads);
     workspace ws;
@@ -250,7 +257,8 @@ static int run_blocked(const gm_problem *p, const gm_kernel *kern,
                          && cu.col_stride == (ptrdiff_t)kern->acc_size
                          && cu.row_stride % (ptrdiff_t)kern->acc_size == 0;
         }
-        blocked_matrix(kern, &bl, &a, &b, &c, p->m, p->n, p->k, &ws, threads);
+        blocked_matrix(kern, &bl, &a, &b, &c, p->m, p->n, p->k, &ws, threads,
+                       fp_flags);
         if (wide != NULL) {
             kern->store(wide, p->m, p->n, wide_cols, cu.data, cu.row_stride,
                         cu.col_stride);
@@ -266,7 +274,7 @@ static int run_blocked(const gm_problem *p, const gm_kernel *kern,
 static void run_serial(const gm_problem *p, const gm_kernel *kern,
                        ptrdiff_t first, ptrdiff_t last, int blocked)
 {
-    if (!blocked || run_blocked(p, kern, first, last, 1) != 0) {
+    if (!blocked || run_blocked(p, kern, first, last, 1, NULL) != 0) {
         kern->direct(p, first, last);
     }
 }
@@ -294,31 +302,26 @@ static void direct_slice(const gm_problem *p, const gm_kernel *kern,
 /* Few matrices on the direct path (matrix-vector products): split the
  * longer of m and n over the threads. */
 static void direct_split(const gm_problem *p, const gm_kernel *kern,
-                         int threads)
+                         int threads, atomic_int *fp_flags)
 {
     const int by_rows = p->m >= p->n;
     const ptrdiff_t extent = by_rows ? p->m : p->n;
     (void)threads;   /* unused without OpenMP */
+    (void)fp_flags;
     GM_PARALLEL(threads)
     {
+        gm_fp_enter();
         const int me = GM_THREAD_ID(), team = GM_TEAM_SIZE();
         direct_slice(p, kern, by_rows, extent * me / team,
                      extent * (me + 1) / team);
+        gm_fp_leave(fp_flags);
     }
 }
 
-int gm_matmul(const gm_problem *p)
+/* Computes the product on the chosen path and threads.  Floating-point
+ * flags raised on other threads are added to *fp_flags. */
+static void compute(const gm_problem *p, atomic_int *fp_flags)
 {
-    if (p == NULL || (int)p->type < 0 || p->type >= GM_NUM_TYPES
-            || p->batch < 0 || p->m < 0 || p->n < 0 || p->k < 0) {
-        return GM_EINVAL;
-    }
-    if (p->batch == 0 || p->m == 0 || p->n == 0) {
-        return GM_OK;
-    }
-    if (p->type == GM_BOOL && gm_bool_try_dense(p) == 0) {
-        return GM_OK;
-    }
     const gm_kernel *kern = gm_kernel_for(gm_family_of(p->type));
     const double flops = (double)p->m * (double)p->n * (double)p->k;
     /* A vector operand leaves nothing for packing to reuse: the direct
@@ -331,21 +334,66 @@ int gm_matmul(const gm_problem *p)
         run_serial(p, kern, 0, p->batch, blocked);
     }
     else if (!blocked && p->batch < threads) {
-        direct_split(p, kern, threads);
+        direct_split(p, kern, threads, fp_flags);
     }
     else if (p->batch >= 2 * threads || !blocked) {
         /* Many matrices: whole matrices per thread, in contiguous runs. */
         GM_PARALLEL(threads)
         {
+            gm_fp_enter();
             const int me = GM_THREAD_ID(), team = GM_TEAM_SIZE();
             const ptrdiff_t first = p->batch * me / team;
             const ptrdiff_t last = p->batch * (me + 1) / team;
             run_serial(p, kern, first, last, blocked);
+            gm_fp_leave(fp_flags);
         }
     }
-    else if (run_blocked(p, kern, 0, p->batch, threads) != 0) {
+    else if (run_blocked(p, kern, 0, p->batch, threads, fp_flags) != 0) {
         kern->direct(p, 0, p->batch);
     }
     gm_threads_end();
+}
+
+static int is_floating(gm_type type)
+{
+    return type >= GM_FLOAT16 && type <= GM_CLONGDOUBLE;
+}
+
+/*
+ * Floating-point flags as the plain sum raises them, for NumPy's errstate.
+ * Overflow and underflow from the kernels are real (padding multiplies by
+ * zero and adds zeros), but "invalid" may come from padding (0 * inf) or
+ * from masked lanes: then the plain sum runs again and raises its own.
+ * That costs time only for inputs holding an infinity.
+ */
+int gm_matmul(const gm_problem *p)
+{
+    if (p == NULL || (int)p->type < 0 || p->type >= GM_NUM_TYPES
+            || p->batch < 0 || p->m < 0 || p->n < 0 || p->k < 0) {
+        return GM_EINVAL;
+    }
+    if (p->batch == 0 || p->m == 0 || p->n == 0) {
+        return GM_OK;
+    }
+    if (p->type == GM_BOOL && gm_bool_try_dense(p) == 0) {
+        return GM_OK;
+    }
+    if (!is_floating(p->type)) {
+        compute(p, NULL);
+        return GM_OK;
+    }
+    fexcept_t caller_flags;
+    atomic_int worker_flags = 0;
+    fegetexceptflag(&caller_flags, FE_ALL_EXCEPT);
+    feclearexcept(FE_ALL_EXCEPT);
+    compute(p, &worker_flags);
+    const int raised = fetestexcept(FE_ALL_EXCEPT) | atomic_load(&worker_flags);
+    fesetexceptflag(&caller_flags, FE_ALL_EXCEPT);
+    if (raised & FE_INVALID) {
+        gm_generic_kernels[gm_family_of(p->type)]->direct(p, 0, p->batch);
+    }
+    else if (raised & (FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO)) {
+        feraiseexcept(raised & (FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO));
+    }
     return GM_OK;
 }

@@ -2,11 +2,15 @@
  * IEEE binary16 <-> binary32 conversions in portable C.
  *
  * half -> float is exact.  float -> half rounds to nearest, ties to even,
- * overflows to infinity and keeps NaNs quiet NaNs, as NumPy's float16 does.
+ * overflows to infinity and keeps NaNs quiet NaNs, as NumPy's float16 does,
+ * and raises the overflow flag when a finite value becomes infinite and the
+ * underflow flag when a value below the normal range loses bits, as NumPy's
+ * conversion does (its errstate reports them).
  */
 #ifndef GM_HALF_H
 #define GM_HALF_H
 
+#include <fenv.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -46,6 +50,7 @@ static inline uint16_t gm_float_to_half(float f)
         return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
     }
     if (ax >= 0x477ff000u) {                 /* >= 65520 rounds to Inf */
+        feraiseexcept(FE_OVERFLOW);
         return sign | 0x7c00u;
     }
     if (ax >= 0x38800000u) {                 /* normal half */
@@ -57,6 +62,9 @@ static inline uint16_t gm_float_to_half(float f)
         return (uint16_t)(sign | h);
     }
     if (ax <= 0x33000000u) {                 /* <= 2^-25 rounds to zero */
+        if (ax != 0) {
+            feraiseexcept(FE_UNDERFLOW);
+        }
         return sign;
     }
     /* subnormal half: round (value / 2^-24) to an integer */
@@ -65,6 +73,9 @@ static inline uint16_t gm_float_to_half(float f)
     uint32_t h = mantissa >> shift;
     uint32_t rest = mantissa & ((1u << shift) - 1u);
     uint32_t halfway = 1u << (shift - 1u);
+    if (rest != 0) {
+        feraiseexcept(FE_UNDERFLOW);
+    }
     if (rest > halfway || (rest == halfway && (h & 1u))) {
         h += 1;
     }

@@ -16,6 +16,26 @@
 int gm_threads_begin(double flops);
 void gm_threads_end(void);
 
+/*
+ * Floating-point exception flags belong to each thread: a parallel
+ * region's threads clear theirs on entry and hand them over on exit, so
+ * the caller's thread can report them (NumPy reads the caller's flags).
+ */
+#include <fenv.h>
+#include <stdatomic.h>
+
+static inline void gm_fp_enter(void)
+{
+    feclearexcept(FE_ALL_EXCEPT);
+}
+
+static inline void gm_fp_leave(atomic_int *flags)
+{
+    if (flags != NULL) {
+        atomic_fetch_or(flags, fetestexcept(FE_ALL_EXCEPT));
+    }
+}
+
 #ifdef _OPENMP
 #include <omp.h>
 #define GM_PRAGMA_(x) _Pragma(#x)
