@@ -154,7 +154,11 @@ static void blocked_matrix_part(const gm_kernel *kern, const blocking *bl,
                                 const c_target *c, ptrdiff_t m, ptrdiff_t n,
                                 ptrdiff_t k, workspace *ws, int me, int team)
 {
-    const ptrdiff_t row_blocks = ceil_div(m, bl->mc);
+    /* Each thread owns a contiguous run of whole micro-tile rows, so the
+     * shares differ by at most one micro-tile row. */
+    const ptrdiff_t tile_rows = ceil_div(m, kern->mr);
+    const ptrdiff_t row_first = min_pd(m, tile_rows * me / team * kern->mr);
+    const ptrdiff_t row_last = min_pd(m, tile_rows * (me + 1) / team * kern->mr);
     const int nr = kern->nr;
     for (ptrdiff_t jc = 0; jc < n; jc += bl->nc) {
         const ptrdiff_t nb = min_pd(bl->nc, n - jc);
@@ -172,10 +176,10 @@ static void blocked_matrix_part(const gm_kernel *kern, const blocking *bl,
             if (team > 1) {
                 GM_BARRIER();
             }
-            for (ptrdiff_t blk = me; blk < row_blocks; blk += team) {
-                const ptrdiff_t ic = blk * bl->mc;
+            for (ptrdiff_t ic = row_first; ic < row_last; ic += bl->mc) {
                 compute_row_block(kern, a, c, &ws->threads[me], ws->b_pack,
-                                  ic, min_pd(bl->mc, m - ic), pc, kb, jc, nb);
+                                  ic, min_pd(bl->mc, row_last - ic), pc, kb,
+                                  jc, nb);
             }
             if (team > 1) {
                 GM_BARRIER();

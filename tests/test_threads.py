@@ -1,0 +1,151 @@
+"""Products large enough to be split over threads: numpy.matmul's results,
+bitwise identical for every thread count, and safe to call from several
+Python threads at once."""
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
+
+import gufunc_matmul
+from checks import assert_matches_numpy, ours
+from strategies import NUMERIC_DTYPES, dtype_id, laid_out, make_values
+
+matmul = gufunc_matmul.matmul
+
+THREAD_COUNTS = [1, 2, 3, 4]
+
+
+@pytest.fixture
+def restore_threads():
+    before = gufunc_matmul.get_num_threads()
+    yield
+    gufunc_matmul.set_num_threads(0)
+    assert gufunc_matmul.get_num_threads() == before
+
+
+def assert_bitwise_equal(x, y):
+    """The same bits, NaN payloads and signed zeros included (for long
+    double: the same values and signs, its padding bytes are not data)."""
+    x, y = np.asarray(x), np.asarray(y)
+    assert x.dtype == y.dtype and x.shape == y.shape
+    if x.dtype.char in "gG":
+        assert_array_equal(x, y, strict=True)
+        for part in ((x.real, y.real), (x.imag, y.imag)) if x.dtype.kind == "c" \
+                else ((x, y),):
+            assert_array_equal(np.signbit(part[0]), np.signbit(part[1]))
+        return
+    assert_array_equal(np.ascontiguousarray(x).view(np.uint8),
+                       np.ascontiguousarray(y).view(np.uint8))
+
+
+# Each large enough (> 1e6 multiply-adds) to use threads, one per way of
+# splitting the work: whole matrices of a stack, row blocks of one blocked
+# product, rows or columns of a matrix-vector product.
+SHAPES = {
+    "stack": ((8, 90, 70), (8, 70, 80)),
+    "broadcast-stack": ((6, 1, 60, 50), (1, 3, 50, 70)),
+    "one-matrix": ((300, 120), (120, 250)),
+    "tall": ((2000, 40), (40, 30)),
+    "wide": ((30, 40), (40, 2000)),
+    "matrix-vector": ((3000, 500), (500,)),
+    "vector-matrix": ((500,), (500, 3000)),
+    "thin-stack": ((3, 400, 300), (3, 300, 1)),
+    "deep": ((20, 3000), (3000, 20)),
+}
+
+
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("shapes", SHAPES.values(), ids=SHAPES.keys())
+def test_same_bits_for_every_thread_count(dtype, shapes, restore_threads):
+    a = make_values(dtype, shapes[0], (1, 1.0, 0.0))
+    b = make_values(dtype, shapes[1], (2, 1.0, 0.0))
+    results = []
+    for n in THREAD_COUNTS:
+        gufunc_matmul.set_num_threads(n)
+        assert gufunc_matmul.get_num_threads() == n
+        results.append(ours(a, b))
+    assert_matches_numpy(a, b)
+    for r in results[1:]:
+        assert_bitwise_equal(r, results[0])
+
+
+@pytest.mark.parametrize("layout", ["F", "reversed", "transposed-out"])
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "bdeF"], ids=dtype_id)
+def test_threaded_layouts(layout, dtype, restore_threads):
+    a = make_values(dtype, (4, 150, 130), (3, 1.0, 0.01))
+    b = make_values(dtype, (130, 160), (4, 1.0, 0.01))
+    out = None
+    if layout == "F":
+        a, b = np.asfortranarray(a), np.asfortranarray(b)
+    elif layout == "reversed":
+        a, b = a[::-1, ::-1, ::-1], b[::-1, ::-1]
+    else:
+        out = np.zeros((4, 160, 150), dtype).swapaxes(-1, -2)
+    results = []
+    for n in THREAD_COUNTS:
+        gufunc_matmul.set_num_threads(n)
+        results.append(ours(a, b, out=out).copy())
+    assert_matches_numpy(a, b)
+    for r in results[1:]:
+        assert_bitwise_equal(r, results[0])
+
+
+@settings(max_examples=max(10, settings.default.max_examples // 10))
+@given(data=st.data())
+def test_threaded_products_match_numpy(data):
+    dtype = data.draw(st.sampled_from(NUMERIC_DTYPES), label="dtype")
+    m = data.draw(st.integers(1, 300), label="m")
+    n = data.draw(st.integers(1, 300), label="n")
+    k = data.draw(st.integers(1, 300), label="k")
+    batch = data.draw(st.integers(1, 6), label="batch")
+    while batch * m * n * k < 1_200_000:
+        k *= 2
+    a = data.draw(laid_out(make_values(dtype, (batch, m, k), (m, 1.0, 0.01))))
+    b = data.draw(laid_out(make_values(dtype, (k, n), (n, 1.0, 0.01))))
+    gufunc_matmul.set_num_threads(data.draw(st.sampled_from(THREAD_COUNTS)))
+    try:
+        assert_matches_numpy(a, b)
+    finally:
+        gufunc_matmul.set_num_threads(0)
+
+
+def test_concurrent_python_threads_with_threaded_products(restore_threads):
+    gufunc_matmul.set_num_threads(4)
+    rng = np.random.default_rng(7)
+    jobs = [(rng.integers(-9, 9, (4, 120, 150)), rng.integers(-9, 9, (150, 110))),
+            (rng.standard_normal((300, 200)), rng.standard_normal((200, 250))),
+            (rng.standard_normal((2000, 400)).astype(np.float32),
+             rng.standard_normal(400).astype(np.float32)),
+            (rng.integers(0, 2, (200, 300)).astype(bool),
+             rng.integers(0, 2, (300, 200)).astype(bool))]
+    expected = [matmul(a, b) for a, b in jobs]
+    failures = []
+    barrier = threading.Barrier(len(jobs))
+
+    def work(index):
+        a, b = jobs[index]
+        barrier.wait()
+        for _ in range(4):
+            r = matmul(a, b)
+            if not np.array_equal(r, expected[index]):
+                failures.append(index)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    for (a, b), e in zip(jobs, expected):
+        assert_matches_numpy(a, b)
+        assert_bitwise_equal(matmul(a, b), e)
+
+
+def test_set_num_threads_validates():
+    for bad in (-1, 1.5, "2", None):
+        with pytest.raises((ValueError, TypeError)):
+            gufunc_matmul.set_num_threads(bad)
+    assert gufunc_matmul.get_num_threads() >= 1
