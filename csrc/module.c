@@ -1,10 +1,12 @@
 /*
  * gufunc_matmul._core: the Python module.
  *
- * The only file that talks to Python and NumPy.  It registers one
- * generalized ufunc, "matmul", whose numeric loops decode NumPy's
- * (args, dimensions, steps) into a gm_problem for the kernel library, and
- * whose object loop uses Python's * and +.
+ * The only file that talks to Python and NumPy.  It registers four
+ * generalized ufuncs, "matmul", "vecdot", "matvec" and "vecmat", whose
+ * numeric loops decode NumPy's (args, dimensions, steps) into a gm_problem
+ * for the kernel library, and whose object loops use Python's * and +.
+ * The three vector functions are matmul with one or both matrix sizes
+ * fixed at 1, so they run on the same kernels.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -15,46 +17,65 @@
 #include <numpy/ufuncobject.h>
 
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gufunc_matmul.h"
 
-#define MATMUL_SIGNATURE "(n?,k),(k,m?)->(n?,m?)"
-
-/* The loops, in the order of numpy.matmul.types: (NumPy type number,
- * kernel type).  The platform's long is 32 or 64 bits. */
+/* The loops, in the order of numpy.matmul.types, which is also that of
+ * numpy.vecdot, matvec and vecmat: NumPy type number, kernel type and
+ * element size.  The platform's long is 32 or 64 bits. */
 #define GM_LONG_TYPE(s, u) (sizeof(long) == 8 ? (s) : (u))
-static const struct { int npy_type; gm_type type; } numeric_loops[] = {
-    {NPY_BOOL, GM_BOOL},
-    {NPY_BYTE, GM_INT8},
-    {NPY_UBYTE, GM_UINT8},
-    {NPY_SHORT, GM_INT16},
-    {NPY_USHORT, GM_UINT16},
-    {NPY_INT, GM_INT32},
-    {NPY_UINT, GM_UINT32},
-    {NPY_LONG, GM_LONG_TYPE(GM_INT64, GM_INT32)},
-    {NPY_ULONG, GM_LONG_TYPE(GM_UINT64, GM_UINT32)},
-    {NPY_LONGLONG, GM_INT64},
-    {NPY_ULONGLONG, GM_UINT64},
-    {NPY_HALF, GM_FLOAT16},
-    {NPY_FLOAT, GM_FLOAT32},
-    {NPY_DOUBLE, GM_FLOAT64},
-    {NPY_LONGDOUBLE, GM_LONGDOUBLE},
-    {NPY_CFLOAT, GM_COMPLEX64},
-    {NPY_CDOUBLE, GM_COMPLEX128},
-    {NPY_CLONGDOUBLE, GM_CLONGDOUBLE},
+typedef struct numeric_type {
+    int npy_type;
+    gm_type type;
+    ptrdiff_t size;
+} numeric_type;
+
+static const numeric_type numeric_loops[] = {
+    {NPY_BOOL, GM_BOOL, sizeof(npy_bool)},
+    {NPY_BYTE, GM_INT8, sizeof(npy_byte)},
+    {NPY_UBYTE, GM_UINT8, sizeof(npy_ubyte)},
+    {NPY_SHORT, GM_INT16, sizeof(npy_short)},
+    {NPY_USHORT, GM_UINT16, sizeof(npy_ushort)},
+    {NPY_INT, GM_INT32, sizeof(npy_int)},
+    {NPY_UINT, GM_UINT32, sizeof(npy_uint)},
+    {NPY_LONG, GM_LONG_TYPE(GM_INT64, GM_INT32), sizeof(npy_long)},
+    {NPY_ULONG, GM_LONG_TYPE(GM_UINT64, GM_UINT32), sizeof(npy_ulong)},
+    {NPY_LONGLONG, GM_INT64, sizeof(npy_longlong)},
+    {NPY_ULONGLONG, GM_UINT64, sizeof(npy_ulonglong)},
+    {NPY_HALF, GM_FLOAT16, sizeof(npy_half)},
+    {NPY_FLOAT, GM_FLOAT32, sizeof(npy_float)},
+    {NPY_DOUBLE, GM_FLOAT64, sizeof(npy_double)},
+    {NPY_LONGDOUBLE, GM_LONGDOUBLE, sizeof(npy_longdouble)},
+    {NPY_CFLOAT, GM_COMPLEX64, sizeof(npy_cfloat)},
+    {NPY_CDOUBLE, GM_COMPLEX128, sizeof(npy_cdouble)},
+    {NPY_CLONGDOUBLE, GM_CLONGDOUBLE, sizeof(npy_clongdouble)},
 };
 #define NUM_NUMERIC_LOOPS (sizeof numeric_loops / sizeof numeric_loops[0])
 #define NUM_LOOPS (NUM_NUMERIC_LOOPS + 1)   /* + object */
 
 /*
- * NumPy calls a loop with dimensions = {outer count, n, k, m} (core
- * dimensions in order of first appearance in the signature) and steps =
- * {three outer strides, A: n k, B: k m, C: n m}.  A missing optional
- * dimension arrives as size 1.
+ * NumPy calls a loop with dimensions = {outer count, then the core
+ * dimensions in order of first appearance in the signature} and steps =
+ * {one outer stride per operand, then each operand's core strides in
+ * signature order}.  A decoder turns them into one product description,
+ * C (batch x m x n) = A (batch x m x k) @ B (batch x k x n).
+ *
+ * The vector functions fix m or n (or both) at 1.  Such a dimension is
+ * never stepped along, so its stride is free: it is given as one element
+ * (`unit`), which shows the kernels the layout of a contiguous vector.
  */
-static gm_problem decode_problem(char **args, npy_intp const *dims,
-                                 npy_intp const *steps)
+typedef gm_problem (*decode_fn)(char **args, npy_intp const *dims,
+                                npy_intp const *steps, ptrdiff_t unit);
+
+/* (n?,k),(k,m?)->(n?,m?): dims {count, n, k, m}, steps {3 outer, A: n k,
+ * B: k m, C: n m}.  A missing optional dimension arrives as size 1. */
+static gm_problem decode_matmul(char **args, npy_intp const *dims,
+                                npy_intp const *steps,
+                                ptrdiff_t NPY_UNUSED(unit))
 {
     gm_problem p;
     p.batch = dims[0];
@@ -67,12 +88,292 @@ static gm_problem decode_problem(char **args, npy_intp const *dims,
     return p;
 }
 
-static void matmul_numeric_loop(char **args, npy_intp const *dims,
-                                npy_intp const *steps, void *data)
+/* (n),(n)->(): dims {count, n}, steps {3 outer, x: n, y: n}.  One row
+ * times one column. */
+static gm_problem decode_vecdot(char **args, npy_intp const *dims,
+                                npy_intp const *steps, ptrdiff_t unit)
 {
-    gm_problem p = decode_problem(args, dims, steps);
-    p.type = (gm_type)(intptr_t)data;
+    gm_problem p;
+    p.batch = dims[0];
+    p.m = 1;
+    p.k = dims[1];
+    p.n = 1;
+    p.a = (gm_operand){args[0], steps[0], unit, steps[3]};
+    p.b = (gm_operand){args[1], steps[1], steps[4], unit};
+    p.c = (gm_operand){args[2], steps[2], unit, unit};
+    return p;
+}
+
+/* (m,n),(n)->(m): dims {count, m, n}, steps {3 outer, A: m n, x: n, y: m}.
+ * The vector is one column. */
+static gm_problem decode_matvec(char **args, npy_intp const *dims,
+                                npy_intp const *steps, ptrdiff_t unit)
+{
+    gm_problem p;
+    p.batch = dims[0];
+    p.m = dims[1];
+    p.k = dims[2];
+    p.n = 1;
+    p.a = (gm_operand){args[0], steps[0], steps[3], steps[4]};
+    p.b = (gm_operand){args[1], steps[1], steps[5], unit};
+    p.c = (gm_operand){args[2], steps[2], steps[6], unit};
+    return p;
+}
+
+/* (n),(n,m)->(m): dims {count, n, m}, steps {3 outer, x: n, B: n m, y: m}.
+ * The vector is one row. */
+static gm_problem decode_vecmat(char **args, npy_intp const *dims,
+                                npy_intp const *steps, ptrdiff_t unit)
+{
+    gm_problem p;
+    p.batch = dims[0];
+    p.m = 1;
+    p.k = dims[1];
+    p.n = dims[2];
+    p.a = (gm_operand){args[0], steps[0], unit, steps[3]};
+    p.b = (gm_operand){args[1], steps[1], steps[4], steps[5]};
+    p.c = (gm_operand){args[2], steps[2], unit, steps[6]};
+    return p;
+}
+
+/* What distinguishes one ufunc from another. */
+typedef struct ufunc_spec {
+    const char *name;
+    const char *signature;
+    const char *doc;
+    decode_fn decode;
+    int vector;            /* a vector function: m or n is 1 */
+    int conjugate_first;   /* complex and object: conj(first operand) */
+    int empty_is_none;     /* object, k == 0: None (else the int 0) */
+} ufunc_spec;
+
+/* The data NumPy passes to each loop: its ufunc and element type. */
+typedef struct loop_entry {
+    const ufunc_spec *spec;
+    const numeric_type *numeric;   /* NULL for the object loop */
+} loop_entry;
+
+/* C^T = B^T A^T: the same products, summed in the same order. */
+static gm_problem transposed(const gm_problem *p)
+{
+    gm_problem t = *p;
+    t.m = p->n;
+    t.n = p->m;
+    t.a = (gm_operand){p->b.data, p->b.batch_stride, p->b.col_stride,
+                       p->b.row_stride};
+    t.b = (gm_operand){p->a.data, p->a.batch_stride, p->a.col_stride,
+                       p->a.row_stride};
+    t.c = (gm_operand){p->c.data, p->c.batch_stride, p->c.col_stride,
+                       p->c.row_stride};
+    return t;
+}
+
+/* Whether the kernels' direct paths, which take every matrix-vector
+ * product, can stream this layout with vector loads: a row of C across
+ * contiguous columns of B and C, or (n == 1) dot products of contiguous
+ * rows of A with a contiguous vector. */
+static int streams_well(const gm_problem *p, ptrdiff_t size)
+{
+    if (p->n > 1) {
+        return p->b.col_stride == size && p->c.col_stride == size;
+    }
+    return p->a.col_stride == size && p->b.row_stride == size;
+}
+
+/* A stack of dot products that share one vector is one matrix-vector
+ * product, which the driver can split over threads and stream. */
+static void fold_shared_vector(gm_problem *p)
+{
+    if (p->m != 1 || p->n != 1 || p->batch < 2) {
+        return;
+    }
+    if (p->b.batch_stride == 0) {
+        p->m = p->batch;
+        p->a.row_stride = p->a.batch_stride;
+        p->c.row_stride = p->c.batch_stride;
+        p->batch = 1;
+    }
+    else if (p->a.batch_stride == 0) {
+        p->n = p->batch;
+        p->b.col_stride = p->b.batch_stride;
+        p->c.col_stride = p->c.batch_stride;
+        p->batch = 1;
+    }
+}
+
+/* A product of vecdot, matvec or vecmat, in the layout the kernels read
+ * best.  The choice changes speed only: each element is still one sum
+ * over p, never split. */
+static void vector_product(gm_problem p, ptrdiff_t size)
+{
+    fold_shared_vector(&p);
+    if (!streams_well(&p, size)) {
+        gm_problem t = transposed(&p);
+        if (streams_well(&t, size)) {
+            p = t;
+        }
+    }
     (void)gm_matmul(&p);   /* cannot fail: the type and sizes are valid */
+}
+
+static int is_complex(gm_type type)
+{
+    return type == GM_COMPLEX64 || type == GM_COMPLEX128
+           || type == GM_CLONGDOUBLE;
+}
+
+/* `count` complex numbers of parts T, `step` bytes apart, to contiguous
+ * `dst` with the imaginary parts negated.  A contiguous source gets a
+ * loop over parts that the compiler can vectorize. */
+#define COPY_CONJUGATE(T)                                                    \
+    if (step == 2 * (ptrdiff_t)sizeof(T)                                    \
+            && (uintptr_t)src % _Alignof(T) == 0) {                         \
+        const T *from = (const T *)src;                                     \
+        T *to = (T *)dst;                                                   \
+        for (ptrdiff_t i = 0; i < count; ++i) {                             \
+            to[2 * i] = from[2 * i];                                        \
+            to[2 * i + 1] = -from[2 * i + 1];                               \
+        }                                                                   \
+    }                                                                       \
+    else {                                                                  \
+        for (ptrdiff_t i = 0; i < count; ++i) {                             \
+            T part[2];                                                      \
+            memcpy(part, src + i * step, sizeof part);                      \
+            part[1] = -part[1];                                             \
+            memcpy(dst + i * (ptrdiff_t)sizeof part, part, sizeof part);    \
+        }                                                                   \
+    }
+
+static void copy_conjugate(gm_type type, const char *src, ptrdiff_t step,
+                           ptrdiff_t count, char *dst)
+{
+    switch (type) {
+    case GM_COMPLEX64:
+        COPY_CONJUGATE(float)
+        break;
+    case GM_COMPLEX128:
+        COPY_CONJUGATE(double)
+        break;
+    default:
+        COPY_CONJUGATE(long double)
+        break;
+    }
+}
+
+/* C = conj(A) @ B summed in order p = 0 .. k-1 straight from user memory,
+ * with no working memory: for rows too long for the buffer, and when the
+ * buffer cannot be had. */
+#define CONJUGATE_PRODUCT(T)                                                 \
+    for (ptrdiff_t s = 0; s < p->batch; ++s) {                              \
+        const char *a = p->a.data + s * p->a.batch_stride;                  \
+        const char *b = p->b.data + s * p->b.batch_stride;                  \
+        char *c = p->c.data + s * p->c.batch_stride;                        \
+        for (ptrdiff_t i = 0; i < p->m; ++i) {                              \
+            for (ptrdiff_t j = 0; j < p->n; ++j) {                          \
+                T sum[2] = {0, 0};                                          \
+                for (ptrdiff_t q = 0; q < p->k; ++q) {                      \
+                    T x[2], y[2];                                           \
+                    memcpy(x, a + i * p->a.row_stride + q * p->a.col_stride, \
+                           sizeof x);                                       \
+                    memcpy(y, b + q * p->b.row_stride + j * p->b.col_stride, \
+                           sizeof y);                                       \
+                    sum[0] += x[0] * y[0] + x[1] * y[1];                    \
+                    sum[1] += x[0] * y[1] - x[1] * y[0];                    \
+                }                                                           \
+                memcpy(c + i * p->c.row_stride + j * p->c.col_stride, sum,  \
+                       sizeof sum);                                         \
+            }                                                               \
+        }                                                                   \
+    }
+
+static void conjugate_product_unbuffered(const gm_problem *p)
+{
+    switch (p->type) {
+    case GM_COMPLEX64:
+        CONJUGATE_PRODUCT(float)
+        break;
+    case GM_COMPLEX128:
+        CONJUGATE_PRODUCT(double)
+        break;
+    default:
+        CONJUGATE_PRODUCT(long double)
+        break;
+    }
+}
+
+/* Bytes of conjugated rows per call into the kernels: enough to pay for
+ * the call, few enough to be still in cache when the kernels read them,
+ * and the bound on this file's working memory. */
+#define CONJUGATE_BUFFER_BYTES ((ptrdiff_t)1 << 18)
+
+/*
+ * C = conj(A) @ B for complex A of one row per matrix (vecdot, vecmat): the
+ * kernel library has no conjugating path, so the rows are conjugated into a
+ * buffer, a run of matrices at a time, and the kernels multiply the copy.
+ * A row shared by the whole stack (batch stride 0) is conjugated once.
+ * A row longer than the buffer is not split (that would split its sum):
+ * it takes the plain loop.  Runs without the GIL: no Python here.
+ */
+static void conjugate_first_product(const gm_problem *p, ptrdiff_t size)
+{
+    if (p->batch == 0 || p->n == 0) {
+        return;
+    }
+    if (p->k == 0) {
+        (void)gm_matmul(p);   /* zeros; nothing to conjugate */
+        return;
+    }
+    const int fits = p->k <= CONJUGATE_BUFFER_BYTES / size;
+    const ptrdiff_t row_bytes = fits ? p->k * size : 0;
+    const int shared = p->a.batch_stride == 0;
+    ptrdiff_t run = fits && !shared ? CONJUGATE_BUFFER_BYTES / row_bytes
+                                    : p->batch;
+    if (run > p->batch) {
+        run = p->batch;
+    }
+    const ptrdiff_t buffer_rows = shared ? 1 : run;
+    char *buffer = fits ? (char *)malloc((size_t)(buffer_rows * row_bytes))
+                        : NULL;
+    if (buffer == NULL) {
+        conjugate_product_unbuffered(p);
+        return;
+    }
+    if (shared) {
+        copy_conjugate(p->type, p->a.data, p->a.col_stride, p->k, buffer);
+    }
+    for (ptrdiff_t first = 0; first < p->batch; first += run) {
+        gm_problem part = *p;
+        part.batch = p->batch - first < run ? p->batch - first : run;
+        if (!shared) {
+            for (ptrdiff_t s = 0; s < part.batch; ++s) {
+                copy_conjugate(p->type,
+                               p->a.data + (first + s) * p->a.batch_stride,
+                               p->a.col_stride, p->k, buffer + s * row_bytes);
+            }
+        }
+        part.a = (gm_operand){buffer, shared ? 0 : row_bytes, row_bytes, size};
+        part.b.data += first * p->b.batch_stride;
+        part.c.data += first * p->c.batch_stride;
+        vector_product(part, size);
+    }
+    free(buffer);
+}
+
+static void product_loop(char **args, npy_intp const *dims,
+                         npy_intp const *steps, void *data)
+{
+    const loop_entry *entry = (const loop_entry *)data;
+    gm_problem p = entry->spec->decode(args, dims, steps, entry->numeric->size);
+    p.type = entry->numeric->type;
+    if (!entry->spec->vector) {
+        (void)gm_matmul(&p);   /* cannot fail: the type and sizes are valid */
+    }
+    else if (entry->spec->conjugate_first && is_complex(p.type)) {
+        conjugate_first_product(&p, entry->numeric->size);
+    }
+    else {
+        vector_product(p, entry->numeric->size);
+    }
 }
 
 static PyObject *load_object(const char *p)
@@ -82,18 +383,26 @@ static PyObject *load_object(const char *p)
     return obj != NULL ? obj : Py_None;
 }
 
-/* One element of an object product: sum of A[i,p] * B[p,j], starting from
- * the first product, or the int 0 when k == 0.  New reference or NULL. */
+/* One element of an object product, k >= 1: the sum of A[i,p] * B[p,j]
+ * (of A[i,p].conjugate() * B[p,j] when `conjugate`), starting from the
+ * first product.  New reference or NULL. */
 static PyObject *object_dot(const char *a, npy_intp a_step, const char *b,
-                            npy_intp b_step, npy_intp k)
+                            npy_intp b_step, npy_intp k, int conjugate)
 {
-    if (k == 0) {
-        return PyLong_FromLong(0);
-    }
     PyObject *sum = NULL;
     for (npy_intp p = 0; p < k; ++p) {
-        PyObject *product = PyNumber_Multiply(load_object(a + p * a_step),
-                                              load_object(b + p * b_step));
+        PyObject *x = load_object(a + p * a_step);
+        PyObject *conjugated = NULL;
+        if (conjugate) {
+            conjugated = PyObject_CallMethod(x, "conjugate", NULL);
+            if (conjugated == NULL) {
+                Py_XDECREF(sum);
+                return NULL;
+            }
+            x = conjugated;
+        }
+        PyObject *product = PyNumber_Multiply(x, load_object(b + p * b_step));
+        Py_XDECREF(conjugated);
         if (product == NULL) {
             Py_XDECREF(sum);
             return NULL;
@@ -113,19 +422,31 @@ static PyObject *object_dot(const char *a, npy_intp a_step, const char *b,
     return sum;
 }
 
-static void matmul_object_loop(char **args, npy_intp const *dims,
-                               npy_intp const *steps, void *NPY_UNUSED(data))
+/* An empty sum: matmul gives the int 0, NumPy's vector functions None. */
+static PyObject *object_empty_sum(const ufunc_spec *spec)
 {
-    gm_problem p = decode_problem(args, dims, steps);
+    if (spec->empty_is_none) {
+        Py_INCREF(Py_None);
+        return Py_None;
+    }
+    return PyLong_FromLong(0);
+}
+
+static void object_loop(char **args, npy_intp const *dims,
+                        npy_intp const *steps, void *data)
+{
+    const ufunc_spec *spec = ((const loop_entry *)data)->spec;
+    gm_problem p = spec->decode(args, dims, steps, sizeof(PyObject *));
     for (npy_intp s = 0; s < p.batch; ++s) {
         const char *a = p.a.data + s * p.a.batch_stride;
         const char *b = p.b.data + s * p.b.batch_stride;
         char *c = p.c.data + s * p.c.batch_stride;
         for (npy_intp i = 0; i < p.m; ++i) {
             for (npy_intp j = 0; j < p.n; ++j) {
-                PyObject *value = object_dot(
+                PyObject *value = p.k == 0 ? object_empty_sum(spec) : object_dot(
                     a + i * p.a.row_stride, p.a.col_stride,
-                    b + j * p.b.col_stride, p.b.row_stride, p.k);
+                    b + j * p.b.col_stride, p.b.row_stride, p.k,
+                    spec->conjugate_first);
                 if (value == NULL) {
                     return;   /* the ufunc machinery raises the error */
                 }
@@ -138,10 +459,6 @@ static void matmul_object_loop(char **args, npy_intp const *dims,
         }
     }
 }
-
-static PyUFuncGenericFunction loop_functions[NUM_LOOPS];
-static void *loop_data[NUM_LOOPS];
-static char loop_types[3 * NUM_LOOPS];
 
 static const char matmul_doc[] =
     "Matrix product of two arrays, with the semantics of numpy.matmul.\n"
@@ -194,15 +511,177 @@ static const char matmul_doc[] =
     ">>> matmul(np.array([2j, 3j]), np.array([2j, 3j]))\n"
     "np.complex128(-13+0j)\n";
 
-/* numpy.matmul's own type resolver, so that mixed inputs promote exactly as
- * they do there. */
-static int copy_numpy_type_resolver(PyUFuncObject *ufunc)
+static const char vecdot_doc[] =
+    "Dot product of vectors, with the semantics of numpy.vecdot.\n"
+    "\n"
+    "A generalized ufunc with signature ``(n),(n)->()``: the last axis of\n"
+    "each operand holds the vectors and any leading axes are broadcast.\n"
+    "For complex input the first operand is conjugated:\n"
+    "``sum(conj(x1) * x2)``.\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "x1, x2 : array_like\n"
+    "    Input arrays, scalars not allowed.\n"
+    "out : ndarray, optional\n"
+    "    A location into which the result is stored; it may overlap the\n"
+    "    inputs.  If not provided or None, a freshly-allocated array is\n"
+    "    returned.\n"
+    "**kwargs\n"
+    "    ``axis`` (the axis of the vectors in both operands), ``axes``,\n"
+    "    ``keepdims``, ``dtype``, ``casting``, ``order``, ``subok`` and\n"
+    "    ``signature`` work as for any generalized ufunc.\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "y : ndarray or scalar\n"
+    "    The dot products; a scalar when both inputs are 1-D.\n"
+    "\n"
+    "Raises\n"
+    "------\n"
+    "ValueError\n"
+    "    If the vectors differ in length, the other axes do not broadcast,\n"
+    "    or a scalar is passed in.\n"
+    "\n"
+    "Notes\n"
+    "-----\n"
+    "Computed by the matmul kernels as a 1 x n by n x 1 product, with\n"
+    "matmul's rules for integers, bool and float16.  Object arrays call the\n"
+    "first operand's elements' ``conjugate()`` and use ``*`` and ``+``.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np\n"
+    ">>> from gufunc_matmul import vecdot\n"
+    ">>> vecdot(np.array([[1., 2.], [3., 4.]]), np.array([1., 1.]))\n"
+    "array([3., 7.])\n"
+    ">>> vecdot(np.array([1j, 2]), np.array([1j, 2]))\n"
+    "np.complex128(5+0j)\n";
+
+static const char matvec_doc[] =
+    "Matrix-vector product, with the semantics of numpy.matvec.\n"
+    "\n"
+    "A generalized ufunc with signature ``(m,n),(n)->(m)``: the last two\n"
+    "axes of the first operand are the matrices, the last axis of the\n"
+    "second the vectors, and any leading axes are broadcast.  Complex\n"
+    "input is not conjugated.\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "x1 : array_like\n"
+    "    Matrices, at least 2-D.\n"
+    "x2 : array_like\n"
+    "    Vectors, at least 1-D.\n"
+    "out : ndarray, optional\n"
+    "    A location into which the result is stored; it may overlap the\n"
+    "    inputs.  If not provided or None, a freshly-allocated array is\n"
+    "    returned.\n"
+    "**kwargs\n"
+    "    ``axes``, ``dtype``, ``casting``, ``order``, ``subok`` and\n"
+    "    ``signature`` work as for any generalized ufunc.\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "y : ndarray\n"
+    "    The products, with the vectors along the last axis.\n"
+    "\n"
+    "Raises\n"
+    "------\n"
+    "ValueError\n"
+    "    If the rows of `x1` and the vectors of `x2` differ in length, the\n"
+    "    other axes do not broadcast, or an operand has too few axes.\n"
+    "\n"
+    "Notes\n"
+    "-----\n"
+    "The same as ``matmul(x1, x2[..., None])[..., 0]``, computed by the\n"
+    "matmul kernels.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np\n"
+    ">>> from gufunc_matmul import matvec\n"
+    ">>> matvec(np.array([[1, 2], [3, 4]]), np.array([1, 10]))\n"
+    "array([21, 43])\n";
+
+static const char vecmat_doc[] =
+    "Vector-matrix product, with the semantics of numpy.vecmat.\n"
+    "\n"
+    "A generalized ufunc with signature ``(n),(n,m)->(m)``: the last axis\n"
+    "of the first operand holds the vectors, the last two axes of the\n"
+    "second are the matrices, and any leading axes are broadcast.  For\n"
+    "complex input the vectors are conjugated: ``conj(x1) @ x2``.\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "x1 : array_like\n"
+    "    Vectors, at least 1-D.\n"
+    "x2 : array_like\n"
+    "    Matrices, at least 2-D.\n"
+    "out : ndarray, optional\n"
+    "    A location into which the result is stored; it may overlap the\n"
+    "    inputs.  If not provided or None, a freshly-allocated array is\n"
+    "    returned.\n"
+    "**kwargs\n"
+    "    ``axes``, ``dtype``, ``casting``, ``order``, ``subok`` and\n"
+    "    ``signature`` work as for any generalized ufunc.\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "y : ndarray\n"
+    "    The products, with the vectors along the last axis.\n"
+    "\n"
+    "Raises\n"
+    "------\n"
+    "ValueError\n"
+    "    If the vectors of `x1` and the columns of `x2` differ in length,\n"
+    "    the other axes do not broadcast, or an operand has too few axes.\n"
+    "\n"
+    "Notes\n"
+    "-----\n"
+    "The same as ``matmul(conj(x1)[..., None, :], x2)[..., 0, :]``,\n"
+    "computed by the matmul kernels.  Object arrays call the first\n"
+    "operand's elements' ``conjugate()``.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np\n"
+    ">>> from gufunc_matmul import vecmat\n"
+    ">>> vecmat(np.array([1, 10]), np.array([[1, 2], [3, 4]]))\n"
+    "array([31, 42])\n"
+    ">>> vecmat(np.array([1j]), np.array([[1j]]))\n"
+    "array([1.+0.j])\n";
+
+/* Registered in this order; each takes NumPy's type resolver from the
+ * NumPy function of its name. */
+static const ufunc_spec ufunc_specs[] = {
+    {"matmul", "(n?,k),(k,m?)->(n?,m?)", matmul_doc, decode_matmul, 0, 0, 0},
+    {"vecdot", "(n),(n)->()", vecdot_doc, decode_vecdot, 1, 1, 1},
+    {"matvec", "(m,n),(n)->(m)", matvec_doc, decode_matvec, 1, 0, 1},
+    {"vecmat", "(n),(n,m)->(m)", vecmat_doc, decode_vecmat, 1, 1, 1},
+};
+#define NUM_UFUNCS (sizeof ufunc_specs / sizeof ufunc_specs[0])
+
+/* NumPy keeps pointers to these for the life of each ufunc (one list of
+ * types serves them all). */
+static loop_entry loop_entries[NUM_UFUNCS][NUM_LOOPS];
+static PyUFuncGenericFunction loop_functions[NUM_UFUNCS][NUM_LOOPS];
+static void *loop_data[NUM_UFUNCS][NUM_LOOPS];
+static char loop_types[3 * NUM_LOOPS];
+
+/* The type resolver of NumPy's function of the same name (of
+ * numpy.matmul where this NumPy has none), so that mixed inputs promote
+ * exactly as they do there. */
+static int copy_numpy_type_resolver(PyUFuncObject *ufunc, const char *name)
 {
     PyObject *numpy = PyImport_ImportModule("numpy");
     if (numpy == NULL) {
         return -1;
     }
-    PyObject *reference = PyObject_GetAttrString(numpy, "matmul");
+    PyObject *reference = PyObject_GetAttrString(numpy, name);
+    if (reference == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        reference = PyObject_GetAttrString(numpy, "matmul");
+    }
     Py_DECREF(numpy);
     if (reference == NULL) {
         return -1;
@@ -214,20 +693,21 @@ static int copy_numpy_type_resolver(PyUFuncObject *ufunc)
     return 0;
 }
 
-static PyObject *create_matmul(void)
+static PyObject *create_ufunc(size_t index)
 {
-    for (size_t i = 0; i < NUM_NUMERIC_LOOPS; ++i) {
-        loop_functions[i] = matmul_numeric_loop;
-        loop_data[i] = (void *)(intptr_t)numeric_loops[i].type;
-        memset(loop_types + 3 * i, numeric_loops[i].npy_type, 3);
+    const ufunc_spec *spec = &ufunc_specs[index];
+    for (size_t i = 0; i < NUM_LOOPS; ++i) {
+        const int numeric = i < NUM_NUMERIC_LOOPS;
+        loop_entries[index][i].spec = spec;
+        loop_entries[index][i].numeric = numeric ? &numeric_loops[i] : NULL;
+        loop_functions[index][i] = numeric ? product_loop : object_loop;
+        loop_data[index][i] = &loop_entries[index][i];
+        memset(loop_types + 3 * i,
+               numeric ? numeric_loops[i].npy_type : NPY_OBJECT, 3);
     }
-    loop_functions[NUM_NUMERIC_LOOPS] = matmul_object_loop;
-    loop_data[NUM_NUMERIC_LOOPS] = NULL;
-    memset(loop_types + 3 * NUM_NUMERIC_LOOPS, NPY_OBJECT, 3);
-
     PyObject *ufunc = PyUFunc_FromFuncAndDataAndSignature(
-        loop_functions, loop_data, loop_types, (int)NUM_LOOPS, 2, 1,
-        PyUFunc_None, "matmul", matmul_doc, 0, MATMUL_SIGNATURE);
+        loop_functions[index], loop_data[index], loop_types, (int)NUM_LOOPS,
+        2, 1, PyUFunc_None, spec->name, spec->doc, 0, spec->signature);
     if (ufunc == NULL) {
         return NULL;
     }
@@ -241,7 +721,7 @@ static PyObject *create_matmul(void)
     uf->op_flags[2] = NPY_ITER_WRITEONLY | NPY_ITER_UPDATEIFCOPY
                       | NPY_ITER_ALIGNED | NPY_ITER_ALLOCATE
                       | NPY_ITER_NO_BROADCAST | NPY_ITER_NO_SUBTYPE;
-    if (copy_numpy_type_resolver(uf) < 0) {
+    if (copy_numpy_type_resolver(uf, spec->name) < 0) {
         Py_DECREF(ufunc);
         return NULL;
     }
@@ -338,7 +818,8 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "_core",
-    "Compiled core of gufunc_matmul: the matmul ufunc and kernel selection.",
+    "Compiled core of gufunc_matmul: the matmul, vecdot, matvec and vecmat\n"
+    "ufuncs and kernel selection.",
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
@@ -367,11 +848,14 @@ PyMODINIT_FUNC PyInit__core(void)
     if (module == NULL) {
         return NULL;
     }
-    PyObject *matmul = create_matmul();
-    if (matmul == NULL || PyModule_AddObject(module, "matmul", matmul) < 0) {
-        Py_XDECREF(matmul);
-        Py_DECREF(module);
-        return NULL;
+    for (size_t i = 0; i < NUM_UFUNCS; ++i) {
+        PyObject *ufunc = create_ufunc(i);
+        if (ufunc == NULL
+                || PyModule_AddObject(module, ufunc_specs[i].name, ufunc) < 0) {
+            Py_XDECREF(ufunc);
+            Py_DECREF(module);
+            return NULL;
+        }
     }
     if (PyModule_AddStringConstant(module, "_compiler", GM_COMPILER) < 0
             || PyModule_AddIntConstant(module, "_openmp", GM_OPENMP) < 0) {

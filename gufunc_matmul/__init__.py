@@ -2,18 +2,24 @@
 
 ``gufunc_matmul.matmul`` is a :class:`numpy.ufunc` with the signature
 ``(n?,k),(k,m?)->(n?,m?)`` that gives the results, dtypes, shapes and errors
-of :func:`numpy.matmul`.
+of :func:`numpy.matmul`.  ``vecdot``, ``matvec`` and ``vecmat`` are the
+generalized ufuncs of NumPy 2.2's functions of those names, on the same
+kernels.  :class:`MatmulArray` (made by :func:`asarray`) is an ndarray whose
+``@`` operator uses them.
 """
 import operator as _operator
 import os as _os
 
 from . import _core
 from ._core import matmul
+from ._core import matvec, vecdot, vecmat
+from ._array import MatmulArray, asarray
 from ._config import show_config
 
 __version__ = "0.1.0"
 __all__ = ["matmul", "set_num_threads", "get_num_threads", "show_config",
-           "__version__"]
+           "__version__", "vecdot", "matvec", "vecmat", "MatmulArray",
+           "asarray"]
 
 
 def set_num_threads(n: int) -> None:
@@ -45,6 +51,14 @@ try:
     matmul.__module__ = __name__
 except (AttributeError, TypeError):
     pass
+for _ufunc in (vecdot, matvec, vecmat):
+    try:
+        _ufunc.__module__ = __name__
+    except (AttributeError, TypeError):
+        pass
+del _ufunc
+# MatmulArray pickles by its public name, wherever its code lives.
+MatmulArray.__module__ = __name__
 
 # GUFUNC_MATMUL_NUM_THREADS sets the threads per call at import.
 _threads_request = _os.environ.get("GUFUNC_MATMUL_NUM_THREADS", "").strip()
