@@ -103,6 +103,20 @@ gm_family gm_family_of(gm_type type)
     }
 }
 
+size_t gm_item_size(gm_type type)
+{
+    switch (type) {
+    case GM_BOOL: case GM_INT8: case GM_UINT8: return 1;
+    case GM_INT16: case GM_UINT16: case GM_FLOAT16: return 2;
+    case GM_INT32: case GM_UINT32: case GM_FLOAT32: return 4;
+    case GM_INT64: case GM_UINT64: case GM_FLOAT64: case GM_COMPLEX64: return 8;
+    case GM_LONGDOUBLE: return sizeof(long double);
+    case GM_COMPLEX128: return 16;
+    case GM_CLONGDOUBLE: return 2 * sizeof(long double);
+    default: return 1;   /* unreachable: callers validate */
+    }
+}
+
 const gm_kernel *gm_kernel_for(gm_family family)
 {
     for (int t = 0; t < 2 && active->tables[t] != NULL; ++t) {

@@ -322,18 +322,49 @@ static void direct_split(const gm_problem *p, const gm_kernel *kern,
     }
 }
 
+/* The same product seen transposed: C^T = B^T A^T, summed in the same
+ * order with the same factors, so every element is bitwise the same. */
+static gm_problem transposed(const gm_problem *p)
+{
+    gm_problem t = *p;
+    t.m = p->n;
+    t.n = p->m;
+    t.a = (gm_operand){p->b.data, p->b.batch_stride, p->b.col_stride, p->b.row_stride};
+    t.b = (gm_operand){p->a.data, p->a.batch_stride, p->a.col_stride, p->a.row_stride};
+    t.c = (gm_operand){p->c.data, p->c.batch_stride, p->c.col_stride, p->c.row_stride};
+    return t;
+}
+
+/* Vector products read the matrix fastest along its contiguous axis: a
+ * matrix with contiguous columns times a vector becomes a vector times a
+ * matrix with contiguous rows, and the other way round. */
+static gm_problem vector_orientation(const gm_problem *p, size_t item)
+{
+    const ptrdiff_t es = (ptrdiff_t)item;
+    if (p->n == 1 && p->m > 1 && p->a.col_stride != es && p->a.row_stride == es) {
+        return transposed(p);
+    }
+    if (p->m == 1 && p->n > 1 && p->b.col_stride != es && p->b.row_stride == es) {
+        return transposed(p);
+    }
+    return *p;
+}
+
 /* Computes the product on the chosen path and threads.  Floating-point
  * flags raised on other threads are added to *fp_flags. */
-static void compute(const gm_problem *p, atomic_int *fp_flags)
+static void compute(const gm_problem *problem, atomic_int *fp_flags)
 {
-    const gm_kernel *kern = gm_kernel_for(gm_family_of(p->type));
-    const double flops = (double)p->m * (double)p->n * (double)p->k;
-    /* A vector operand leaves nothing for packing to reuse: the direct
-     * path streams the matrix once. */
-    const int vector = p->m == 1 || p->n == 1;
-    const int blocked = p->k > 0 && !vector && flops > kern->direct_max_flops;
+    const gm_kernel *kern = gm_kernel_for(gm_family_of(problem->type));
+    const double flops = (double)problem->m * (double)problem->n * (double)problem->k;
+    /* A vector operand, or too few rows to reuse packed panels: the
+     * direct path streams the operands once. */
+    const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1);
+    const int vector = few_rows || problem->n == 1;
+    const int blocked = problem->k > 0 && !vector && flops > kern->direct_max_flops;
+    const gm_problem oriented = vector ? vector_orientation(problem, gm_item_size(problem->type))
+                                       : *problem;
+    const gm_problem *p = &oriented;
     const int threads = gm_threads_begin(flops * (double)p->batch);
-
     if (threads <= 1) {
         run_serial(p, kern, 0, p->batch, blocked);
     }

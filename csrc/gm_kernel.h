@@ -75,9 +75,11 @@ typedef struct gm_kernel {
     gm_store_fn store;
     gm_load_fn load;
     gm_direct_fn direct;
-    /* Products with at most this many multiply-adds per matrix take the
-     * direct path: packing would cost more than it saves. */
+    /* Products with at most this many multiply-adds per matrix, or at
+     * most this many rows (0 means 1), take the direct path: packing would
+     * cost more than it saves. */
     double direct_max_flops;
+    int direct_max_rows;
 } gm_kernel;
 
 enum { GM_C_SAME, GM_C_WRAP, GM_C_WIDE };
@@ -92,6 +94,9 @@ typedef enum gm_family {
 
 /* The family of each gm_type (integers of one width share one). */
 gm_family gm_family_of(gm_type type);
+
+/* Bytes of one stored element of a type. */
+size_t gm_item_size(gm_type type);
 
 /* Kernel tables, one entry per family; NULL entries fall back to generic. */
 typedef const gm_kernel *gm_kernel_table[GM_NUM_FAMILIES];

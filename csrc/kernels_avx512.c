@@ -140,7 +140,7 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
  */
 #define DEFINE_DIRECT(NAME, T, VEC, LANES, MASK_T, SET1, MASKZ_LOADU, FMADD,  \
                       ZERO, MASK_STOREU, LOAD_SCALAR, STORE_SCALAR, LOADU,    \
-                      ADD, REDUCE)                                            \
+                      ADD, REDUCE, STOREU, MASK_FMADD)                        \
     static void NAME##_rows(const gm_problem *pr, const char *a,              \
                             const char *b, char *c)                           \
     {                                                                         \
@@ -174,6 +174,54 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                     MASK_STOREU(c_row + VB, mask[1], t1);                     \
                     MASK_STOREU(c_row + 2 * VB, mask[2], t2);                 \
                     MASK_STOREU(c_row + 3 * VB, mask[3], t3);                 \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    /* Few rows of C, many columns: stream B row by row, C blocks stay in  \
+     * L1 as the accumulators (each element still summed p = 0, 1, ...).  \
+     * Narrow column strips would walk B down its rows instead.          \
+     */                                                                   \
+    static void NAME##_axpy(const gm_problem *pr, const char *a,              \
+                            const char *b, char *c)                           \
+    {                                                                         \
+        enum { VB = LANES * sizeof(T), BLOCK = 64 * LANES, GROUP = 4 };       \
+        const ptrdiff_t n = pr->n, k = pr->k;                                 \
+        for (ptrdiff_t i0 = 0; i0 < pr->m; i0 += GROUP) {                     \
+            const int rows = pr->m - i0 < GROUP ? (int)(pr->m - i0) : GROUP;  \
+            for (ptrdiff_t j0 = 0; j0 < n; j0 += BLOCK) {                     \
+                const ptrdiff_t nb = n - j0 < BLOCK ? n - j0 : BLOCK;         \
+                const ptrdiff_t whole = nb / LANES * LANES;                   \
+                const MASK_T tail = (MASK_T)(((MASK_T)1 << (nb - whole)) - 1); \
+                char *cc[GROUP];                                              \
+                for (int q = 0; q < rows; ++q) {                              \
+                    cc[q] = c + (i0 + q) * pr->c.row_stride                   \
+                            + j0 * (ptrdiff_t)sizeof(T);                      \
+                    memset(cc[q], 0, (size_t)nb * sizeof(T));                 \
+                }                                                             \
+                for (ptrdiff_t p = 0; p < k; ++p) {                           \
+                    VEC ap[GROUP];                                            \
+                    for (int q = 0; q < rows; ++q) {                          \
+                        ap[q] = SET1(LOAD_SCALAR(a + (i0 + q) * pr->a.row_stride \
+                                                 + p * pr->a.col_stride));    \
+                    }                                                         \
+                    const char *bb = b + p * pr->b.row_stride                 \
+                                     + j0 * (ptrdiff_t)sizeof(T);             \
+                    ptrdiff_t o = 0;                                          \
+                    for (; o < whole * (ptrdiff_t)sizeof(T); o += VB) {       \
+                        const VEC bv = LOADU(bb + o);                         \
+                        for (int q = 0; q < rows; ++q) {                      \
+                            STOREU(cc[q] + o, FMADD(ap[q], bv, LOADU(cc[q] + o))); \
+                        }                                                     \
+                    }                                                         \
+                    if (tail) {                                               \
+                        const VEC bv = MASKZ_LOADU(tail, bb + o);             \
+                        for (int q = 0; q < rows; ++q) {                      \
+                            const VEC y = MASKZ_LOADU(tail, cc[q] + o);       \
+                            MASK_STOREU(cc[q] + o, tail,                      \
+                                        MASK_FMADD(bv, tail, ap[q], y));      \
+                        }                                                     \
+                    }                                                         \
                 }                                                             \
             }                                                                 \
         }                                                                     \
@@ -222,6 +270,10 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                 NAME##_dots(pr, a, b, c);                                     \
                 continue;                                                     \
             }                                                                 \
+            if (vector_ok && pr->m <= 8 && pr->n > 4 * LANES) {               \
+                NAME##_axpy(pr, a, b, c);                                     \
+                continue;                                                     \
+            }                                                                 \
             if (vector_ok) {                                                  \
                 NAME##_rows(pr, a, b, c);                                     \
                 continue;                                                     \
@@ -266,11 +318,13 @@ static inline void put_f32(char *p, float v)
 DEFINE_DIRECT(direct_f64, double, __m512d, 8, __mmask8, _mm512_set1_pd,
               _mm512_maskz_loadu_pd, _mm512_fmadd_pd, _mm512_setzero_pd,
               _mm512_mask_storeu_pd, get_f64, put_f64, _mm512_loadu_pd,
-              _mm512_add_pd, _mm512_reduce_add_pd)
+              _mm512_add_pd, _mm512_reduce_add_pd, _mm512_storeu_pd,
+              _mm512_mask_fmadd_pd)
 DEFINE_DIRECT(direct_f32, float, __m512, 16, __mmask16, _mm512_set1_ps,
               _mm512_maskz_loadu_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
               _mm512_mask_storeu_ps, get_f32, put_f32, _mm512_loadu_ps,
-              _mm512_add_ps, _mm512_reduce_add_ps)
+              _mm512_add_ps, _mm512_reduce_add_ps, _mm512_storeu_ps,
+              _mm512_mask_fmadd_ps)
 
 /* float16 small products: exact float32 sums of exact products. */
 static void direct_f16(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
@@ -308,6 +362,7 @@ static const gm_kernel avx512_f64 = {
     .store = store_f64, .load = store_f64_in,
     .direct = direct_f64,
     .direct_max_flops = 24.0 * 24.0 * 24.0,
+    .direct_max_rows = 4,
 };
 
 static const gm_kernel avx512_f32 = {
@@ -321,6 +376,7 @@ static const gm_kernel avx512_f32 = {
     .store = store_f32, .load = store_f32_in,
     .direct = direct_f32,
     .direct_max_flops = 32.0 * 32.0 * 32.0,
+    .direct_max_rows = 4,
 };
 
 static const gm_kernel avx512_f16 = {
