@@ -43,6 +43,386 @@ static inline __mmask16 first_lanes16(ptrdiff_t n)
     return (__mmask16)((1u << (n < 0 ? 0 : n > 16 ? 16 : n)) - 1u);
 }
 
+/* ------------------------------------------------------------------------
+ * Streaming forms of the direct path, for the matrix-vector shapes the
+ * driver always sends here (split over threads by rows or columns):
+ *   - dots: each output is the dot product of a row contiguous along p
+ *     with a vector contiguous along p (n == 1 with C-order A, or m == 1
+ *     with Fortran-order B).  Four rows per pass share the vector loads;
+ *     two vector accumulators per row, summed horizontally at the end
+ *     (another order than p = 0, 1, ..., like any BLAS dot).
+ *   - axpy: m <= 4 rows of C, columns of B and C contiguous (m == 1 with
+ *     C-order B, or n == 1 with Fortran-order A seen transposed).  For a
+ *     block of columns that stays in L1: C block = 0, then for each p,
+ *     C block += S(i, p) * B row p, so B streams as long contiguous row
+ *     segments and each element is still summed in the order p = 0, 1, ...
+ * Masked loads never touch lanes past the operands.
+ * ---------------------------------------------------------------------- */
+#define GM_AXPY_BLOCK_BYTES 4096
+#define GM_AXPY_MAX_ROWS 4
+
+typedef void (*gm_dots_fn)(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,
+                           const char *vec, ptrdiff_t k, char *out,
+                           ptrdiff_t os);
+typedef void (*gm_axpy_fn)(const char *s, ptrdiff_t si, ptrdiff_t sp,
+                           ptrdiff_t m, const char *b, ptrdiff_t brs,
+                           ptrdiff_t n, ptrdiff_t k, char *c, ptrdiff_t crs);
+
+#define GM_DEFINE_STREAM(NAME, T, VEC, LANES, MASK_T, MASKOF, ZERO, LOADU, MLOAD, STOREU,    \
+                         SET1, MADD, ADD, HSUM, PUT)                          \
+    static void NAME##_dots(const char *rows, ptrdiff_t rs, ptrdiff_t nrows, \
+                            const char *vec, ptrdiff_t k, char *out,          \
+                            ptrdiff_t os)                                     \
+    {                                                                         \
+        enum { ES = sizeof(T), VB = LANES * sizeof(T) };                      \
+        ptrdiff_t r = 0;                                                      \
+        for (; r + 4 <= nrows; r += 4) {                                      \
+            const char *r0 = rows + r * rs, *r1 = r0 + rs;                    \
+            const char *r2 = r1 + rs, *r3 = r2 + rs;                          \
+            VEC s00 = ZERO(), s01 = ZERO(), s10 = ZERO(), s11 = ZERO();       \
+            VEC s20 = ZERO(), s21 = ZERO(), s30 = ZERO(), s31 = ZERO();       \
+            ptrdiff_t o = 0;                                                  \
+            const ptrdiff_t end = k * ES;                                     \
+            for (; o + 2 * VB <= end; o += 2 * VB) {                          \
+                const VEC y0 = LOADU(vec + o), y1 = LOADU(vec + o + VB);      \
+                s00 = MADD(LOADU(r0 + o), y0, s00);                           \
+                s01 = MADD(LOADU(r0 + o + VB), y1, s01);                      \
+                s10 = MADD(LOADU(r1 + o), y0, s10);                           \
+                s11 = MADD(LOADU(r1 + o + VB), y1, s11);                      \
+                s20 = MADD(LOADU(r2 + o), y0, s20);                           \
+                s21 = MADD(LOADU(r2 + o + VB), y1, s21);                      \
+                s30 = MADD(LOADU(r3 + o), y0, s30);                           \
+                s31 = MADD(LOADU(r3 + o + VB), y1, s31);                      \
+            }                                                                 \
+            for (; o < end; o += VB) {                                        \
+                const MASK_T mk = MASKOF((end - o) / ES);        \
+                const VEC y = MLOAD(vec + o, mk);                             \
+                s00 = MADD(MLOAD(r0 + o, mk), y, s00);                        \
+                s10 = MADD(MLOAD(r1 + o, mk), y, s10);                        \
+                s20 = MADD(MLOAD(r2 + o, mk), y, s20);                        \
+                s30 = MADD(MLOAD(r3 + o, mk), y, s30);                        \
+            }                                                                 \
+            PUT(out + r * os, HSUM(ADD(s00, s01)));                           \
+            PUT(out + (r + 1) * os, HSUM(ADD(s10, s11)));                     \
+            PUT(out + (r + 2) * os, HSUM(ADD(s20, s21)));                     \
+            PUT(out + (r + 3) * os, HSUM(ADD(s30, s31)));                     \
+        }                                                                     \
+        /* The rows left over: as each of the four above, so that a row's     \
+         * sum does not depend on how the rows were split. */                 \
+        for (; r < nrows; ++r) {                                              \
+            const char *r0 = rows + r * rs;                                   \
+            VEC s0 = ZERO(), s1 = ZERO();                                     \
+            ptrdiff_t o = 0;                                                  \
+            const ptrdiff_t end = k * ES;                                     \
+            for (; o + 2 * VB <= end; o += 2 * VB) {                          \
+                s0 = MADD(LOADU(r0 + o), LOADU(vec + o), s0);                 \
+                s1 = MADD(LOADU(r0 + o + VB), LOADU(vec + o + VB), s1);       \
+            }                                                                 \
+            for (; o < end; o += VB) {                                        \
+                const MASK_T mk = MASKOF((end - o) / ES);                     \
+                s0 = MADD(MLOAD(r0 + o, mk), MLOAD(vec + o, mk), s0);         \
+            }                                                                 \
+            PUT(out + r * os, HSUM(ADD(s0, s1)));                             \
+        }                                                                     \
+    }                                                                         \
+    static void NAME##_axpy(const char *s, ptrdiff_t si, ptrdiff_t sp,        \
+                            ptrdiff_t m, const char *b, ptrdiff_t brs,        \
+                            ptrdiff_t n, ptrdiff_t k, char *c, ptrdiff_t crs) \
+    {                                                                         \
+        enum { ES = sizeof(T), VB = LANES * sizeof(T),                        \
+               BLK = GM_AXPY_BLOCK_BYTES };                                   \
+        _Alignas(64) char acc[GM_AXPY_MAX_ROWS][GM_AXPY_BLOCK_BYTES];         \
+        for (ptrdiff_t j0 = 0; j0 < n; j0 += BLK / ES) {                      \
+            const ptrdiff_t bytes = min_pd(BLK / ES, n - j0) * ES;            \
+            const ptrdiff_t full = bytes - bytes % VB;                        \
+            const MASK_T mk = MASKOF((bytes - full) / ES);       \
+            const char *bj = b + j0 * ES;                                     \
+            for (ptrdiff_t i = 0; i < m; ++i) {                               \
+                memset(acc[i], 0, (size_t)(full + (full < bytes ? VB : 0)));  \
+            }                                                                 \
+            ptrdiff_t p = 0;                                                  \
+            for (; p + 4 <= k; p += 4) {                                      \
+                const char *b0 = bj + p * brs, *b1 = b0 + brs;                \
+                const char *b2 = b1 + brs, *b3 = b2 + brs;                    \
+                for (ptrdiff_t i = 0; i < m; ++i) {                           \
+                    const char *si_ = s + i * si + p * sp;                    \
+                    const VEC x0 = SET1(si_), x1 = SET1(si_ + sp);            \
+                    const VEC x2 = SET1(si_ + 2 * sp), x3 = SET1(si_ + 3 * sp); \
+                    char *t = acc[i];                                         \
+                    ptrdiff_t o = 0;                                          \
+                    for (; o < full; o += VB) {                               \
+                        VEC v = LOADU(t + o);                                 \
+                        v = MADD(x0, LOADU(b0 + o), v);                       \
+                        v = MADD(x1, LOADU(b1 + o), v);                       \
+                        v = MADD(x2, LOADU(b2 + o), v);                       \
+                        v = MADD(x3, LOADU(b3 + o), v);                       \
+                        STOREU(t + o, v);                                     \
+                    }                                                         \
+                    if (o < bytes) {                                          \
+                        VEC v = LOADU(t + o);                                 \
+                        v = MADD(x0, MLOAD(b0 + o, mk), v);                   \
+                        v = MADD(x1, MLOAD(b1 + o, mk), v);                   \
+                        v = MADD(x2, MLOAD(b2 + o, mk), v);                   \
+                        v = MADD(x3, MLOAD(b3 + o, mk), v);                   \
+                        STOREU(t + o, v);                                     \
+                    }                                                         \
+                }                                                             \
+            }                                                                 \
+            for (; p < k; ++p) {                                              \
+                const char *b0 = bj + p * brs;                                \
+                for (ptrdiff_t i = 0; i < m; ++i) {                           \
+                    const VEC x0 = SET1(s + i * si + p * sp);                 \
+                    char *t = acc[i];                                         \
+                    ptrdiff_t o = 0;                                          \
+                    for (; o < full; o += VB) {                               \
+                        STOREU(t + o, MADD(x0, LOADU(b0 + o), LOADU(t + o))); \
+                    }                                                         \
+                    if (o < bytes) {                                          \
+                        STOREU(t + o, MADD(x0, MLOAD(b0 + o, mk), LOADU(t + o))); \
+                    }                                                         \
+                }                                                             \
+            }                                                                 \
+            for (ptrdiff_t i = 0; i < m; ++i) {                               \
+                memcpy(c + i * crs + j0 * ES, acc[i], (size_t)bytes);         \
+            }                                                                 \
+        }                                                                     \
+    }
+
+/* Runs one matrix of a direct-path problem on a streaming form when its
+ * shape and layout fit one; returns 0 when none does. */
+static inline __attribute__((always_inline)) int stream_direct(const gm_problem *pr, const char *a, const char *b,
+                            char *c, const ptrdiff_t es, gm_dots_fn dots,
+                            gm_axpy_fn axpy, const int any_rows)
+{
+    const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
+    if (k == 0) {
+        return 0;
+    }
+    if (n == 1 && pr->a.col_stride == es && pr->b.row_stride == es) {
+        dots(a, pr->a.row_stride, m, b, k, c, pr->c.row_stride);
+        return 1;
+    }
+    if (m == 1 && pr->b.row_stride == es && pr->a.col_stride == es) {
+        dots(b, pr->b.col_stride, n, a, k, c, pr->c.col_stride);
+        return 1;
+    }
+    /* Complex takes every row count here: its other direct loop sums in
+     * another order, and the split of rows over threads must not change
+     * a result. */
+    if ((m <= GM_AXPY_MAX_ROWS || any_rows) && pr->b.col_stride == es
+            && pr->c.col_stride == es) {
+        for (ptrdiff_t i = 0; i < m; i += GM_AXPY_MAX_ROWS) {
+            axpy(a + i * pr->a.row_stride, pr->a.row_stride,
+                 pr->a.col_stride, min_pd(GM_AXPY_MAX_ROWS, m - i), b,
+                 pr->b.row_stride, n, k, c + i * pr->c.row_stride,
+                 pr->c.row_stride);
+        }
+        return 1;
+    }
+    if (n == 1 && pr->a.row_stride == es && pr->c.row_stride == es) {
+        axpy(b, 0, pr->b.row_stride, 1, a, pr->a.col_stride, m, k, c, 0);
+        return 1;
+    }
+    return 0;
+}
+
+/* Every matrix of [first, last) on a streaming form: 1, or 0 when the
+ * layout fits none (then nothing was written; the layout is the same for
+ * every matrix, so only the first can refuse). */
+static inline __attribute__((always_inline)) int stream_all(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last,
+                         const ptrdiff_t es, gm_dots_fn dots, gm_axpy_fn axpy,
+                         const int any_rows)
+{
+    for (ptrdiff_t s = first; s < last; ++s) {
+        if (!stream_direct(pr, pr->a.data + s * pr->a.batch_stride,
+                           pr->b.data + s * pr->b.batch_stride,
+                           pr->c.data + s * pr->c.batch_stride, es, dots,
+                           axpy, any_rows)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Streaming direct forms for complex (see the real ones above), on the
+ * (re, im) pairs as stored.  dots: per row R += x * y and I += x * swap(y)
+ * lane by lane; then re = sum(R.re) - sum(R.im), im = sum(I).  axpy:
+ * R += sr * B and I += si * B over a block of C, then C = R -+ swap(I), as
+ * the micro-kernels do.  No conjugation.
+ */
+#define GM_DEFINE_STREAM_COMPLEX(NAME, R, VEC, RLANES, MASK_T, MASKOF, ZERO, LOADU, MLOAD,    \
+                                 STOREU, SET1, FMA, MUL, ADD, SWAP, ADDSUB,   \
+                                 HSUM, SIGNS)                                 \
+    static void NAME##_dots(const char *rows, ptrdiff_t rs, ptrdiff_t nrows, \
+                            const char *vec, ptrdiff_t k, char *out,          \
+                            ptrdiff_t os)                                     \
+    {                                                                         \
+        enum { VB = RLANES * sizeof(R) };                                     \
+        const ptrdiff_t end = k * 2 * (ptrdiff_t)sizeof(R);                   \
+        const VEC signs = SIGNS;                                              \
+        ptrdiff_t r = 0;                                                      \
+        for (; r < nrows; r += 4) {                                           \
+            const int live = (int)min_pd(4, nrows - r);                       \
+            const char *rp[4];                                                \
+            for (int q = 0; q < 4; ++q) {                                     \
+                rp[q] = rows + (r + (q < live ? q : 0)) * rs;                 \
+            }                                                                 \
+            VEC re0 = ZERO(), re1 = ZERO(), re2 = ZERO(), re3 = ZERO();       \
+            VEC im0 = ZERO(), im1 = ZERO(), im2 = ZERO(), im3 = ZERO();       \
+            ptrdiff_t o = 0;                                                  \
+            for (; o + VB <= end; o += VB) {                                  \
+                const VEC y = LOADU(vec + o), ys = SWAP(y);                   \
+                VEC x = LOADU(rp[0] + o);                                     \
+                re0 = FMA(x, y, re0); im0 = FMA(x, ys, im0);                  \
+                x = LOADU(rp[1] + o);                                         \
+                re1 = FMA(x, y, re1); im1 = FMA(x, ys, im1);                  \
+                x = LOADU(rp[2] + o);                                         \
+                re2 = FMA(x, y, re2); im2 = FMA(x, ys, im2);                  \
+                x = LOADU(rp[3] + o);                                         \
+                re3 = FMA(x, y, re3); im3 = FMA(x, ys, im3);                  \
+            }                                                                 \
+            if (o < end) {                                                    \
+                const MASK_T mk = MASKOF((end - o) / (ptrdiff_t)sizeof(R));         \
+                const VEC y = MLOAD(vec + o, mk), ys = SWAP(y);               \
+                VEC x = MLOAD(rp[0] + o, mk);                                 \
+                re0 = FMA(x, y, re0); im0 = FMA(x, ys, im0);                  \
+                x = MLOAD(rp[1] + o, mk);                                     \
+                re1 = FMA(x, y, re1); im1 = FMA(x, ys, im1);                  \
+                x = MLOAD(rp[2] + o, mk);                                     \
+                re2 = FMA(x, y, re2); im2 = FMA(x, ys, im2);                  \
+                x = MLOAD(rp[3] + o, mk);                                     \
+                re3 = FMA(x, y, re3); im3 = FMA(x, ys, im3);                  \
+            }                                                                 \
+            const VEC res[4] = {re0, re1, re2, re3};                          \
+            const VEC ims[4] = {im0, im1, im2, im3};                          \
+            for (int q = 0; q < live; ++q) {                                  \
+                R z[2] = {HSUM(MUL(res[q], signs)), HSUM(ims[q])};            \
+                memcpy(out + (r + q) * os, z, sizeof z);                      \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    static void NAME##_axpy(const char *s, ptrdiff_t si, ptrdiff_t sp,        \
+                            ptrdiff_t m, const char *b, ptrdiff_t brs,        \
+                            ptrdiff_t n, ptrdiff_t k, char *c, ptrdiff_t crs) \
+    {                                                                         \
+        enum { ES = 2 * sizeof(R), VB = RLANES * sizeof(R),                   \
+               BLK = GM_AXPY_BLOCK_BYTES / 2 };                               \
+        _Alignas(64) char acc[GM_AXPY_MAX_ROWS][2][GM_AXPY_BLOCK_BYTES / 2];  \
+        for (ptrdiff_t j0 = 0; j0 < n; j0 += BLK / ES) {                      \
+            const ptrdiff_t bytes = min_pd(BLK / ES, n - j0) * ES;            \
+            const ptrdiff_t full = bytes - bytes % VB;                        \
+            const MASK_T mk = MASKOF((bytes - full) / (ptrdiff_t)sizeof(R));     \
+            const char *bj = b + j0 * ES;                                     \
+            for (ptrdiff_t i = 0; i < m; ++i) {                               \
+                memset(acc[i], 0, sizeof acc[i]);                             \
+            }                                                                 \
+            ptrdiff_t p = 0;                                                  \
+            for (; p + 2 <= k; p += 2) {                                      \
+                const char *b0 = bj + p * brs, *b1 = b0 + brs;                \
+                for (ptrdiff_t i = 0; i < m; ++i) {                           \
+                    const char *x = s + i * si + p * sp;                      \
+                    const VEC xr0 = SET1(x), xi0 = SET1(x + sizeof(R));       \
+                    const VEC xr1 = SET1(x + sp), xi1 = SET1(x + sp + sizeof(R)); \
+                    char *tr = acc[i][0], *ti = acc[i][1];                    \
+                    ptrdiff_t o = 0;                                          \
+                    for (; o < full; o += VB) {                               \
+                        const VEC y0 = LOADU(b0 + o), y1 = LOADU(b1 + o);     \
+                        STOREU(tr + o, FMA(xr1, y1, FMA(xr0, y0, LOADU(tr + o)))); \
+                        STOREU(ti + o, FMA(xi1, y1, FMA(xi0, y0, LOADU(ti + o)))); \
+                    }                                                         \
+                    if (o < bytes) {                                          \
+                        const VEC y0 = MLOAD(b0 + o, mk), y1 = MLOAD(b1 + o, mk); \
+                        STOREU(tr + o, FMA(xr1, y1, FMA(xr0, y0, LOADU(tr + o)))); \
+                        STOREU(ti + o, FMA(xi1, y1, FMA(xi0, y0, LOADU(ti + o)))); \
+                    }                                                         \
+                }                                                             \
+            }                                                                 \
+            for (; p < k; ++p) {                                              \
+                const char *b0 = bj + p * brs;                                \
+                for (ptrdiff_t i = 0; i < m; ++i) {                           \
+                    const char *x = s + i * si + p * sp;                      \
+                    const VEC xr0 = SET1(x), xi0 = SET1(x + sizeof(R));       \
+                    char *tr = acc[i][0], *ti = acc[i][1];                    \
+                    for (ptrdiff_t o = 0; o < bytes; o += VB) {               \
+                        const VEC y0 = o < full ? LOADU(b0 + o) : MLOAD(b0 + o, mk); \
+                        STOREU(tr + o, FMA(xr0, y0, LOADU(tr + o)));          \
+                        STOREU(ti + o, FMA(xi0, y0, LOADU(ti + o)));          \
+                    }                                                         \
+                }                                                             \
+            }                                                                 \
+            for (ptrdiff_t i = 0; i < m; ++i) {                               \
+                char *tr = acc[i][0], *ti = acc[i][1];                        \
+                for (ptrdiff_t o = 0; o < bytes; o += VB) {                   \
+                    STOREU(tr + o, ADDSUB(LOADU(tr + o), SWAP(LOADU(ti + o)))); \
+                }                                                             \
+                memcpy(c + i * crs + j0 * ES, tr, (size_t)bytes);             \
+            }                                                                 \
+        }                                                                     \
+    }
+
+
+static inline double get_f64(const char *p)
+{
+    double v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline float get_f32(const char *p)
+{
+    float v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+#define MASK8_OF(n) ((__mmask8)first_lanes16(n))
+#define LOADU_512(p) _mm512_loadu_si512((const void *)(p))
+#define STOREU_512(p, v) _mm512_storeu_si512((void *)(p), (v))
+#define MLOAD_EPI32(p, m) _mm512_maskz_loadu_epi32((m), (const void *)(p))
+#define MLOAD_EPI64(p, m) _mm512_maskz_loadu_epi64((m), (const void *)(p))
+#define SET1_EPI32_AT(p) _mm512_set1_epi32((int)get_u32(p))
+#define SET1_EPI64_AT(p) _mm512_set1_epi64((long long)get_u64(p))
+#define MADD_EPI32(x, y, t) _mm512_add_epi32((t), _mm512_mullo_epi32((x), (y)))
+#define MADD_EPI64(x, y, t) _mm512_add_epi64((t), _mm512_mullo_epi64((x), (y)))
+#define HSUM_EPI32(v) ((uint32_t)_mm512_reduce_add_epi32(v))
+#define HSUM_EPI64(v) ((uint64_t)_mm512_reduce_add_epi64(v))
+GM_DEFINE_STREAM(stream_i32, uint32_t, __m512i, 16, __mmask16, first_lanes16,
+                 _mm512_setzero_si512, LOADU_512, MLOAD_EPI32, STOREU_512,
+                 SET1_EPI32_AT, MADD_EPI32, _mm512_add_epi32, HSUM_EPI32,
+                 put_u32)
+GM_DEFINE_STREAM(stream_i64, uint64_t, __m512i, 8, __mmask8, MASK8_OF,
+                 _mm512_setzero_si512, LOADU_512, MLOAD_EPI64, STOREU_512,
+                 SET1_EPI64_AT, MADD_EPI64, _mm512_add_epi64, HSUM_EPI64,
+                 put_u64)
+
+#define LOADU_PD(p) _mm512_loadu_pd((const void *)(p))
+#define MLOAD_PD(p, m) _mm512_maskz_loadu_pd((m), (const void *)(p))
+#define STOREU_PD(p, v) _mm512_storeu_pd((void *)(p), (v))
+#define SET1_PD_AT(p) _mm512_set1_pd(get_f64(p))
+#define LOADU_PS(p) _mm512_loadu_ps((const void *)(p))
+#define MLOAD_PS(p, m) _mm512_maskz_loadu_ps((m), (const void *)(p))
+#define STOREU_PS(p, v) _mm512_storeu_ps((void *)(p), (v))
+#define SET1_PS_AT(p) _mm512_set1_ps(get_f32(p))
+#define SWAP_PAIRS_PD(v) _mm512_permute_pd((v), 0x55)
+#define SWAP_PAIRS_PS(v) _mm512_permute_ps((v), 0xB1)
+#define ADDSUB_PD(x, y) _mm512_fmaddsub_pd((x), _mm512_set1_pd(1.0), (y))
+#define ADDSUB_PS(x, y) _mm512_fmaddsub_ps((x), _mm512_set1_ps(1.0f), (y))
+GM_DEFINE_STREAM_COMPLEX(stream_c128, double, __m512d, 8, __mmask8, MASK8_OF,
+                         _mm512_setzero_pd, LOADU_PD, MLOAD_PD, STOREU_PD,
+                         SET1_PD_AT, _mm512_fmadd_pd, _mm512_mul_pd,
+                         _mm512_add_pd, SWAP_PAIRS_PD, ADDSUB_PD,
+                         _mm512_reduce_add_pd,
+                         _mm512_setr_pd(1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0,
+                                        -1.0))
+GM_DEFINE_STREAM_COMPLEX(stream_c64, float, __m512, 16, __mmask16,
+                         first_lanes16, _mm512_setzero_ps, LOADU_PS, MLOAD_PS,
+                         STOREU_PS, SET1_PS_AT, _mm512_fmadd_ps, _mm512_mul_ps,
+                         _mm512_add_ps, SWAP_PAIRS_PS, ADDSUB_PS,
+                         _mm512_reduce_add_ps,
+                         _mm512_setr_ps(1.0f, -1.0f, 1.0f, -1.0f, 1.0f, -1.0f,
+                                        1.0f, -1.0f, 1.0f, -1.0f, 1.0f, -1.0f,
+                                        1.0f, -1.0f, 1.0f, -1.0f))
+
 /* ======================================================================
  * bool, int8, int16: 16-bit products summed in 32 bits (vpmaddwd).
  *
@@ -562,6 +942,10 @@ DEFINE_INT_MICRO(micro_i64, uint64_t, 8, SET1_U64, _mm512_mullo_epi64,
 
 static void direct_i32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
+    if (stream_all(pr, first, last, 4, stream_i32_dots,
+                    stream_i32_axpy, 0)) {
+        return;
+    }
     direct_lanes32(SMALL_I32, pr, first, last);
 }
 DEFINE_INT_DIRECT(direct_i64_scalar, uint64_t, get_u64, put_u64)
@@ -570,6 +954,10 @@ DEFINE_INT_DIRECT(direct_i64_scalar, uint64_t, get_u64, put_u64)
  * (see the 32-bit direct path below), else the scalar loop. */
 static void direct_i64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
+    if (stream_all(pr, first, last, 8, stream_i64_dots,
+                    stream_i64_axpy, 0)) {
+        return;
+    }
     const int rows_ok = pr->b.col_stride == 8 && pr->c.col_stride == 8;
     const int dots_ok = pr->n == 1 && pr->k >= 8 && pr->a.col_stride == 8
                         && pr->b.row_stride == 8;
@@ -890,8 +1278,24 @@ DEFINE_CPLX_MICRO(micro_c64, float, __m512, 16, _mm512_set1_ps,
         }                                                                     \
     }
 
-DEFINE_CPLX_DIRECT(direct_c64, float)
-DEFINE_CPLX_DIRECT(direct_c128, double)
+DEFINE_CPLX_DIRECT(direct_c64_scalar, float)
+DEFINE_CPLX_DIRECT(direct_c128_scalar, double)
+
+static void direct_c64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
+{
+    if (!stream_all(pr, first, last, 8, stream_c64_dots,
+                    stream_c64_axpy, 1)) {
+        direct_c64_scalar(pr, first, last);
+    }
+}
+
+static void direct_c128(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
+{
+    if (!stream_all(pr, first, last, 16, stream_c128_dots,
+                    stream_c128_axpy, 1)) {
+        direct_c128_scalar(pr, first, last);
+    }
+}
 
 /* B micro-panel kc x 128 bytes in L1; mc = 132 gives m = 512 four even
  * row blocks. */

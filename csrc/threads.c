@@ -13,7 +13,7 @@
 
 /* Below this many multiply-adds per thread, starting threads costs more
  * than it saves. */
-#define GM_FLOPS_PER_THREAD 4.0e5
+#define GM_FLOPS_PER_THREAD 1.0e6
 
 static atomic_int requested_threads;   /* 0: OpenMP's default */
 static atomic_int active_calls;
