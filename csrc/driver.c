@@ -42,6 +42,15 @@ static size_t round_up_size(size_t x)
     return (x + GM_ALIGN - 1) / GM_ALIGN * GM_ALIGN;
 }
 
+/* Floating-point flags raised on pool threads, for the caller to report
+ * (NULL: the caller does not track them). */
+static void add_flags(atomic_int *fp_flags, int raised)
+{
+    if (fp_flags != NULL) {
+        atomic_fetch_or(fp_flags, raised);
+    }
+}
+
 /* Where the blocked loops write: user C, or for float16 a float32 copy. */
 typedef struct c_target {
     char *data;
@@ -60,7 +69,9 @@ static blocking plan_blocks(const gm_kernel *kern, const gm_problem *p,
                             int threads)
 {
     blocking bl;
-    ptrdiff_t rows_per_thread = ceil_div(p->m, threads);
+    /* A few row blocks per thread, so threads that start late or run
+     * slow leave less to wait for. */
+    ptrdiff_t rows_per_thread = ceil_div(p->m, threads > 1 ? 2 * threads : 1);
     bl.mc = min_pd(kern->mc, ceil_div(rows_per_thread, kern->mr) * kern->mr);
     bl.nc = min_pd(kern->nc, ceil_div(p->n, kern->nr) * kern->nr);
     bl.kc = min_pd(kern->kc, p->k);
@@ -148,64 +159,71 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
     }
 }
 
-/* Thread `me` of `team`'s share of C = A @ B for one matrix. */
-static void blocked_matrix_part(const gm_kernel *kern, const blocking *bl,
-                                const gm_operand *a, const gm_operand *b,
-                                const c_target *c, ptrdiff_t m, ptrdiff_t n,
-                                ptrdiff_t k, workspace *ws, int me, int team)
+/* One (column panel, depth block) step of a matrix shared by threads:
+ * units [0, panels) pack the B micro-panels, the rest are row blocks,
+ * which start once every panel is packed. */
+typedef struct blocked_step {
+    const gm_kernel *kern;
+    const blocking *bl;
+    const gm_operand *a, *b;
+    const c_target *c;
+    workspace *ws;
+    ptrdiff_t m, jc, nb, pc, kb, panels;
+    atomic_ptrdiff_t packed;
+} blocked_step;
+
+static void pack_b_panel(const blocked_step *st, ptrdiff_t q)
 {
-    /* Each thread owns a contiguous run of whole micro-tile rows, so the
-     * shares differ by at most one micro-tile row. */
-    const ptrdiff_t tile_rows = ceil_div(m, kern->mr);
-    const ptrdiff_t row_first = min_pd(m, tile_rows * me / team * kern->mr);
-    const ptrdiff_t row_last = min_pd(m, tile_rows * (me + 1) / team * kern->mr);
-    const int nr = kern->nr;
-    for (ptrdiff_t jc = 0; jc < n; jc += bl->nc) {
-        const ptrdiff_t nb = min_pd(bl->nc, n - jc);
-        const ptrdiff_t panels = ceil_div(nb, nr);
-        for (ptrdiff_t pc = 0; pc < k; pc += bl->kc) {
-            const ptrdiff_t kb = min_pd(bl->kc, k - pc);
-            const size_t panel_bytes = (size_t)(nr * kb) * kern->packed_size;
-            /* Each thread packs a share of the B micro-panels. */
-            for (ptrdiff_t q = me; q < panels; q += team) {
-                const ptrdiff_t j0 = q * nr;
-                kern->pack_b(b->data + pc * b->row_stride + (jc + j0) * b->col_stride,
-                             b->col_stride, b->row_stride, min_pd(nr, nb - j0),
-                             kb, nr, ws->b_pack + (size_t)q * panel_bytes);
-            }
-            if (team > 1) {
-                GM_BARRIER();
-            }
-            for (ptrdiff_t ic = row_first; ic < row_last; ic += bl->mc) {
-                compute_row_block(kern, a, c, &ws->threads[me], ws->b_pack,
-                                  ic, min_pd(bl->mc, row_last - ic), pc, kb,
-                                  jc, nb);
-            }
-            if (team > 1) {
-                GM_BARRIER();
-            }
-        }
-    }
+    const gm_kernel *kern = st->kern;
+    const ptrdiff_t j0 = q * kern->nr;
+    const size_t panel_bytes = (size_t)(kern->nr * st->kb) * kern->packed_size;
+    kern->pack_b(st->b->data + st->pc * st->b->row_stride
+                 + (st->jc + j0) * st->b->col_stride,
+                 st->b->col_stride, st->b->row_stride,
+                 min_pd(kern->nr, st->nb - j0), st->kb, kern->nr,
+                 st->ws->b_pack + (size_t)q * panel_bytes);
 }
 
-/* C = A @ B for one matrix, on `threads` threads sharing `ws`. */
+static void blocked_step_unit(void *ctx, ptrdiff_t unit, int slot)
+{
+    blocked_step *st = (blocked_step *)ctx;
+    if (unit < st->panels) {
+        pack_b_panel(st, unit);
+        atomic_fetch_add_explicit(&st->packed, 1, memory_order_release);
+        return;
+    }
+    /* Units are claimed in order: the panels still being packed are in
+     * the hands of running threads. */
+    while (atomic_load_explicit(&st->packed, memory_order_acquire) < st->panels) {
+        gm_yield();
+    }
+    const ptrdiff_t ic = (unit - st->panels) * st->bl->mc;
+    compute_row_block(st->kern, st->a, st->c, &st->ws->threads[slot],
+                      st->ws->b_pack, ic, min_pd(st->bl->mc, st->m - ic),
+                      st->pc, st->kb, st->jc, st->nb);
+}
+
+/* C = A @ B for one matrix, on up to `threads` threads sharing `ws`. */
 static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
                            const gm_operand *a, const gm_operand *b,
                            const c_target *c, ptrdiff_t m, ptrdiff_t n,
                            ptrdiff_t k, workspace *ws, int threads,
                            atomic_int *fp_flags)
 {
-    if (threads <= 1) {
-        blocked_matrix_part(kern, bl, a, b, c, m, n, k, ws, 0, 1);
-        return;
-    }
-    (void)fp_flags;   /* unused without OpenMP */
-    GM_PARALLEL(threads)
-    {
-        gm_fp_enter();
-        blocked_matrix_part(kern, bl, a, b, c, m, n, k, ws, GM_THREAD_ID(),
-                            GM_TEAM_SIZE());
-        gm_fp_leave(fp_flags);
+    const ptrdiff_t row_blocks = ceil_div(m, bl->mc);
+    for (ptrdiff_t jc = 0; jc < n; jc += bl->nc) {
+        const ptrdiff_t nb = min_pd(bl->nc, n - jc);
+        for (ptrdiff_t pc = 0; pc < k; pc += bl->kc) {
+            blocked_step st = {
+                .kern = kern, .bl = bl, .a = a, .b = b, .c = c, .ws = ws,
+                .m = m, .jc = jc, .nb = nb, .pc = pc,
+                .kb = min_pd(bl->kc, k - pc),
+                .panels = ceil_div(nb, kern->nr),
+            };
+            atomic_init(&st.packed, 0);
+            add_flags(fp_flags, gm_parallel_for(threads, st.panels + row_blocks,
+                                                blocked_step_unit, &st));
+        }
     }
 }
 
@@ -303,23 +321,46 @@ static void direct_slice(const gm_problem *p, const gm_kernel *kern,
     }
 }
 
-/* Few matrices on the direct path (matrix-vector products): split the
- * longer of m and n over the threads. */
+/* Few matrices on the direct path (matrix-vector products): the longer of
+ * m and n in slices, a few per thread. */
+typedef struct direct_job {
+    const gm_problem *p;
+    const gm_kernel *kern;
+    int by_rows;
+    ptrdiff_t extent, slices;
+} direct_job;
+
+static void direct_unit(void *ctx, ptrdiff_t unit, int slot)
+{
+    const direct_job *dj = (const direct_job *)ctx;
+    (void)slot;
+    direct_slice(dj->p, dj->kern, dj->by_rows, dj->extent * unit / dj->slices,
+                 dj->extent * (unit + 1) / dj->slices);
+}
+
 static void direct_split(const gm_problem *p, const gm_kernel *kern,
                          int threads, atomic_int *fp_flags)
 {
-    const int by_rows = p->m >= p->n;
-    const ptrdiff_t extent = by_rows ? p->m : p->n;
-    (void)threads;   /* unused without OpenMP */
-    (void)fp_flags;
-    GM_PARALLEL(threads)
-    {
-        gm_fp_enter();
-        const int me = GM_THREAD_ID(), team = GM_TEAM_SIZE();
-        direct_slice(p, kern, by_rows, extent * me / team,
-                     extent * (me + 1) / team);
-        gm_fp_leave(fp_flags);
-    }
+    direct_job dj = {p, kern, p->m >= p->n, p->m >= p->n ? p->m : p->n, 0};
+    dj.slices = min_pd(dj.extent, 4 * (ptrdiff_t)threads);
+    add_flags(fp_flags, gm_parallel_for(threads, dj.slices, direct_unit, &dj));
+}
+
+/* Many matrices: runs of whole matrices, a few runs per thread. */
+typedef struct batch_job {
+    const gm_problem *p;
+    const gm_kernel *kern;
+    int blocked;
+    ptrdiff_t runs;
+} batch_job;
+
+static void batch_unit(void *ctx, ptrdiff_t unit, int slot)
+{
+    const batch_job *bj = (const batch_job *)ctx;
+    const ptrdiff_t batch = bj->p->batch;
+    (void)slot;
+    run_serial(bj->p, bj->kern, batch * unit / bj->runs,
+               batch * (unit + 1) / bj->runs, bj->blocked);
 }
 
 /* The same product seen transposed: C^T = B^T A^T, summed in the same
@@ -372,16 +413,8 @@ static void compute(const gm_problem *problem, atomic_int *fp_flags)
         direct_split(p, kern, threads, fp_flags);
     }
     else if (p->batch >= 2 * threads || !blocked) {
-        /* Many matrices: whole matrices per thread, in contiguous runs. */
-        GM_PARALLEL(threads)
-        {
-            gm_fp_enter();
-            const int me = GM_THREAD_ID(), team = GM_TEAM_SIZE();
-            const ptrdiff_t first = p->batch * me / team;
-            const ptrdiff_t last = p->batch * (me + 1) / team;
-            run_serial(p, kern, first, last, blocked);
-            gm_fp_leave(fp_flags);
-        }
+        batch_job bj = {p, kern, blocked, min_pd(p->batch, 4 * (ptrdiff_t)threads)};
+        add_flags(fp_flags, gm_parallel_for(threads, bj.runs, batch_unit, &bj));
     }
     else if (run_blocked(p, kern, 0, p->batch, threads, fp_flags) != 0) {
         kern->direct(p, 0, p->batch);

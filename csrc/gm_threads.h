@@ -1,53 +1,36 @@
 /*
- * Threading glue: OpenMP when the build has it, a single thread otherwise.
+ * Threading: a small pool of POSIX threads that share out numbered units of
+ * work, or one thread where the build has no threads.
  *
- * gm_threads_begin decides how many threads one call may use (none of the
- * parallel machinery is touched when the answer is 1) and gm_threads_end
- * closes the call.  Calls that overlap in time (several caller threads)
- * run single-threaded so that the machine is not oversubscribed, and so
- * does a process forked from one that used threads, where GNU OpenMP's
- * thread pool is gone.
+ * The caller always works too, and units are claimed one at a time, so a
+ * pool thread that starts late (the machine is busy) finds nothing left
+ * and the call never waits for it: the worst case is the speed of one
+ * thread, never a stall.  Which thread runs a unit changes nothing in the
+ * results.
+ *
+ * gm_threads_begin decides how many threads one call may use and
+ * gm_threads_end closes the call.  Calls that overlap in time (several
+ * caller threads) run single-threaded, so the machine is not
+ * oversubscribed.  A forked child starts a new pool when it needs one.
  */
 #ifndef GM_THREADS_H
 #define GM_THREADS_H
+
+#include <stddef.h>
 
 #define GM_MAX_THREADS 256
 
 int gm_threads_begin(double flops);
 void gm_threads_end(void);
 
-/*
- * Floating-point exception flags belong to each thread: a parallel
- * region's threads clear theirs on entry and hand them over on exit, so
- * the caller's thread can report them (NumPy reads the caller's flags).
- */
-#include <fenv.h>
-#include <stdatomic.h>
+/* Runs fn(ctx, unit, slot) for every unit in [0, units) on at most
+ * `threads` threads; slot (0 for the caller, below `threads`) names the
+ * thread's working memory.  Returns the floating-point exception flags
+ * raised on pool threads (the caller's own stay in its status word). */
+typedef void (*gm_unit_fn)(void *ctx, ptrdiff_t unit, int slot);
+int gm_parallel_for(int threads, ptrdiff_t units, gm_unit_fn fn, void *ctx);
 
-static inline void gm_fp_enter(void)
-{
-    feclearexcept(FE_ALL_EXCEPT);
-}
-
-static inline void gm_fp_leave(atomic_int *flags)
-{
-    if (flags != NULL) {
-        atomic_fetch_or(flags, fetestexcept(FE_ALL_EXCEPT));
-    }
-}
-
-#ifdef _OPENMP
-#include <omp.h>
-#define GM_PRAGMA_(x) _Pragma(#x)
-#define GM_PARALLEL(n) GM_PRAGMA_(omp parallel num_threads(n))
-#define GM_THREAD_ID() omp_get_thread_num()
-#define GM_TEAM_SIZE() omp_get_num_threads()
-#define GM_BARRIER() GM_PRAGMA_(omp barrier)
-#else
-#define GM_PARALLEL(n)
-#define GM_THREAD_ID() 0
-#define GM_TEAM_SIZE() 1
-#define GM_BARRIER() ((void)0)
-#endif
+/* Lets another thread run while this one waits for a unit in progress. */
+void gm_yield(void);
 
 #endif /* GM_THREADS_H */

@@ -823,10 +823,10 @@ static struct PyModuleDef module_def = {
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
-#ifdef _OPENMP
-#define GM_OPENMP 1
+#if GM_HAVE_PTHREADS
+#define GM_THREADED 1
 #else
-#define GM_OPENMP 0
+#define GM_THREADED 0
 #endif
 
 #if defined(__clang__)
@@ -858,7 +858,7 @@ PyMODINIT_FUNC PyInit__core(void)
         }
     }
     if (PyModule_AddStringConstant(module, "_compiler", GM_COMPILER) < 0
-            || PyModule_AddIntConstant(module, "_openmp", GM_OPENMP) < 0) {
+            || PyModule_AddIntConstant(module, "_threaded", GM_THREADED) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -25,8 +25,7 @@ __all__ = ["matmul", "set_num_threads", "get_num_threads", "show_config",
 def set_num_threads(n: int) -> None:
     """Set the number of threads one large product may use.
 
-    ``0`` restores the default: OpenMP's, which follows ``OMP_NUM_THREADS``
-    and threadpoolctl.  Results are bitwise identical for any number of
+    ``0`` restores the default: one thread per CPU this process may run on.  Results are bitwise identical for any number of
     threads.  Calls made at the same time from several Python threads run
     on one thread each, so the machine is never oversubscribed.
     """
