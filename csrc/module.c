@@ -801,6 +801,18 @@ static PyObject *py_get_num_threads(PyObject *NPY_UNUSED(self),
     return PyLong_FromLong(gm_get_num_threads());
 }
 
+/* Thread control for threadpoolctl, which calls these through ctypes
+ * (gufunc_matmul/_threadpoolctl.py). */
+Py_EXPORTED_SYMBOL int gufunc_matmul_get_num_threads(void)
+{
+    return gm_get_num_threads();
+}
+
+Py_EXPORTED_SYMBOL int gufunc_matmul_set_num_threads(int n)
+{
+    return gm_set_num_threads(n);
+}
+
 static PyMethodDef module_methods[] = {
     {"_set_num_threads", py_set_num_threads, METH_O,
      "Threads per call (0: OpenMP's default)."},

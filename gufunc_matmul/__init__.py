@@ -59,6 +59,11 @@ del _ufunc
 # MatmulArray pickles by its public name, wherever its code lives.
 MatmulArray.__module__ = __name__
 
+# threadpoolctl (optional) sees and limits the kernels' threads.
+from . import _threadpoolctl
+
+_threadpoolctl.register()
+
 # GUFUNC_MATMUL_NUM_THREADS sets the threads per call at import.
 _threads_request = _os.environ.get("GUFUNC_MATMUL_NUM_THREADS", "").strip()
 if _threads_request:
