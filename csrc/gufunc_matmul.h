@@ -89,10 +89,10 @@ const char *gm_isa_name(void);
 int gm_select_isa(const char *name);
 
 /*
- * Threads for one call: n > 0 sets the number, 0 restores the default
- * (OpenMP's, from OMP_NUM_THREADS or omp_set_num_threads).  Returns 0, or
- * -1 for n < 0.  Results do not depend on the number of threads.  Builds
- * without OpenMP always use one.
+ * Threads for one call: n > 0 sets the number, 0 restores the default (one
+ * per CPU the process may run on).  Returns 0, or -1 for n < 0.  Results
+ * do not depend on the number of threads.  Builds without threads
+ * (GM_HAVE_PTHREADS unset) always use one.
  */
 int gm_set_num_threads(int n);
 int gm_get_num_threads(void);

@@ -37,6 +37,28 @@ static inline ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b)
     return a < b ? a : b;
 }
 
+/* Horizontal sums that wrap: the compiler's reduce intrinsics add the
+ * last lanes in signed C arithmetic, where overflow is undefined. */
+static inline uint64_t hsum_u64(__m512i v)
+{
+    uint64_t lanes[8], sum = 0;
+    _mm512_storeu_si512(lanes, v);
+    for (int i = 0; i < 8; ++i) {
+        sum += lanes[i];
+    }
+    return sum;
+}
+
+static inline uint32_t hsum_u32(__m512i v)
+{
+    uint32_t lanes[16], sum = 0;
+    _mm512_storeu_si512(lanes, v);
+    for (int i = 0; i < 16; ++i) {
+        sum += lanes[i];
+    }
+    return sum;
+}
+
 /* Mask of the first n (0 <= n <= 16) lanes. */
 static inline __mmask16 first_lanes16(ptrdiff_t n)
 {
@@ -384,8 +406,8 @@ static inline float get_f32(const char *p)
 #define SET1_EPI64_AT(p) _mm512_set1_epi64((long long)get_u64(p))
 #define MADD_EPI32(x, y, t) _mm512_add_epi32((t), _mm512_mullo_epi32((x), (y)))
 #define MADD_EPI64(x, y, t) _mm512_add_epi64((t), _mm512_mullo_epi64((x), (y)))
-#define HSUM_EPI32(v) ((uint32_t)_mm512_reduce_add_epi32(v))
-#define HSUM_EPI64(v) ((uint64_t)_mm512_reduce_add_epi64(v))
+#define HSUM_EPI32(v) hsum_u32(v)
+#define HSUM_EPI64(v) hsum_u64(v)
 GM_DEFINE_STREAM(stream_i32, uint32_t, __m512i, 16, __mmask16, first_lanes16,
                  _mm512_setzero_si512, LOADU_512, MLOAD_EPI32, STOREU_512,
                  SET1_EPI32_AT, MADD_EPI32, _mm512_add_epi32, HSUM_EPI32,
@@ -988,7 +1010,7 @@ static void direct_i64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
                         _mm512_maskz_loadu_epi64(m, b + 8 * p)));
                 }
                 put_u64(c + i * pr->c.row_stride,
-                        (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(t0, t1)));
+                        hsum_u64(_mm512_add_epi64(t0, t1)));
             }
             continue;
         }
@@ -1116,7 +1138,7 @@ direct_lanes32_impl(enum small_kind kind, const gm_problem *pr,
                 }
                 const uint32_t sum = kind == SMALL_BOOL
                     ? (uint32_t)_mm512_reduce_or_epi32(_mm512_or_si512(t0, t1))
-                    : (uint32_t)_mm512_reduce_add_epi32(_mm512_add_epi32(t0, t1));
+                    : hsum_u32(_mm512_add_epi32(t0, t1));
                 lanes32_put(kind, c + i * pr->c.row_stride, sum);
             }
             continue;

@@ -815,7 +815,7 @@ Py_EXPORTED_SYMBOL int gufunc_matmul_set_num_threads(int n)
 
 static PyMethodDef module_methods[] = {
     {"_set_num_threads", py_set_num_threads, METH_O,
-     "Threads per call (0: OpenMP's default)."},
+     "Threads per call (0: one per available CPU)."},
     {"_get_num_threads", py_get_num_threads, METH_NOARGS,
      "Threads a large call may use."},
     {"_select_isa", py_select_isa, METH_O,
