@@ -223,8 +223,10 @@ UNSUPPORTED = {
     "timedelta": np.arange(4, dtype="m8[s]").reshape(2, 2),
     "structured": np.zeros((2, 2), dtype=[("x", "f8"), ("y", "i4")]),
     "void": np.zeros((2, 2), dtype="V8"),
-    "stringdtype": np.array([["a", "b"], ["c", "d"]], dtype=np.dtypes.StringDType()),
 }
+if hasattr(np.dtypes, "StringDType"):  # NumPy >= 2.0
+    UNSUPPORTED["stringdtype"] = np.array([["a", "b"], ["c", "d"]],
+                                          dtype=np.dtypes.StringDType())
 
 
 @pytest.mark.parametrize("name", UNSUPPORTED)
