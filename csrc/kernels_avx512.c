@@ -199,7 +199,51 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                             + j0 * (ptrdiff_t)sizeof(T);                      \
                     memset(cc[q], 0, (size_t)nb * sizeof(T));                 \
                 }                                                             \
-                for (ptrdiff_t p = 0; p < k; ++p) {                           \
+                ptrdiff_t p = 0;                                              \
+                /* Four steps per pass over the block: a quarter of the     \
+                 * loads and stores of C, the same order of additions. */   \
+                for (; p + 4 <= k; p += 4) {                                  \
+                    VEC ap[GROUP][4];                                         \
+                    for (int q = 0; q < rows; ++q) {                          \
+                        const char *a_q = a + (i0 + q) * pr->a.row_stride     \
+                                          + p * pr->a.col_stride;             \
+                        for (int u = 0; u < 4; ++u) {                         \
+                            ap[q][u] = SET1(LOAD_SCALAR(a_q + u * pr->a.col_stride)); \
+                        }                                                     \
+                    }                                                         \
+                    const char *bb = b + p * pr->b.row_stride                 \
+                                     + j0 * (ptrdiff_t)sizeof(T);             \
+                    const ptrdiff_t rs = pr->b.row_stride;                    \
+                    ptrdiff_t o = 0;                                          \
+                    for (; o < whole * (ptrdiff_t)sizeof(T); o += VB) {       \
+                        const VEC b0 = LOADU(bb + o), b1 = LOADU(bb + rs + o); \
+                        const VEC b2 = LOADU(bb + 2 * rs + o);                \
+                        const VEC b3 = LOADU(bb + 3 * rs + o);                \
+                        for (int q = 0; q < rows; ++q) {                      \
+                            VEC t = LOADU(cc[q] + o);                         \
+                            t = FMADD(ap[q][0], b0, t);                       \
+                            t = FMADD(ap[q][1], b1, t);                       \
+                            t = FMADD(ap[q][2], b2, t);                       \
+                            t = FMADD(ap[q][3], b3, t);                       \
+                            STOREU(cc[q] + o, t);                             \
+                        }                                                     \
+                    }                                                         \
+                    if (tail) {                                               \
+                        const VEC b0 = MASKZ_LOADU(tail, bb + o);             \
+                        const VEC b1 = MASKZ_LOADU(tail, bb + rs + o);        \
+                        const VEC b2 = MASKZ_LOADU(tail, bb + 2 * rs + o);    \
+                        const VEC b3 = MASKZ_LOADU(tail, bb + 3 * rs + o);    \
+                        for (int q = 0; q < rows; ++q) {                      \
+                            VEC t = MASKZ_LOADU(tail, cc[q] + o);             \
+                            t = MASK_FMADD(b0, tail, ap[q][0], t);            \
+                            t = MASK_FMADD(b1, tail, ap[q][1], t);            \
+                            t = MASK_FMADD(b2, tail, ap[q][2], t);            \
+                            t = MASK_FMADD(b3, tail, ap[q][3], t);            \
+                            MASK_STOREU(cc[q] + o, tail, t);                  \
+                        }                                                     \
+                    }                                                         \
+                }                                                             \
+                for (; p < k; ++p) {                                          \
                     VEC ap[GROUP];                                            \
                     for (int q = 0; q < rows; ++q) {                          \
                         ap[q] = SET1(LOAD_SCALAR(a + (i0 + q) * pr->a.row_stride \
