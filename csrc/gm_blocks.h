@@ -11,6 +11,19 @@
 
 #include "gm_kernel.h"
 
+/* Unaligned-safe loads and stores of one element: get_SUFFIX, put_SUFFIX. */
+#define GM_DEFINE_ACCESS(suffix, type)                                      \
+    static inline type get_##suffix(const char *p)                         \
+    {                                                                       \
+        type v;                                                             \
+        memcpy(&v, p, sizeof v);                                            \
+        return v;                                                           \
+    }                                                                       \
+    static inline void put_##suffix(char *p, type v)                      \
+    {                                                                       \
+        memcpy(p, &v, sizeof v);                                            \
+    }
+
 /* Generic packing with an element conversion; the contiguous-rows case (one
  * depth step is a run of consecutive elements) is a plain copy. */
 #define GM_DEFINE_PACK(NAME, SRC_T, DST_T, CONVERT, FAST_RUN)                    \

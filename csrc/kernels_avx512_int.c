@@ -13,24 +13,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "gm_blocks.h"
 #include "gm_kernel.h"
 
-/* Unaligned-safe scalar access to user memory. */
-#define DEFINE_ACCESS(suffix, type)                                           \
-    static inline type get_##suffix(const char *p)                           \
-    {                                                                         \
-        type v;                                                               \
-        memcpy(&v, p, sizeof v);                                              \
-        return v;                                                             \
-    }                                                                         \
-    static inline void put_##suffix(char *p, type v)                        \
-    {                                                                         \
-        memcpy(p, &v, sizeof v);                                              \
-    }
-DEFINE_ACCESS(u8, uint8_t)
-DEFINE_ACCESS(u16, uint16_t)
-DEFINE_ACCESS(u32, uint32_t)
-DEFINE_ACCESS(u64, uint64_t)
+GM_DEFINE_ACCESS(u8, uint8_t)
+GM_DEFINE_ACCESS(u16, uint16_t)
+GM_DEFINE_ACCESS(u32, uint32_t)
+GM_DEFINE_ACCESS(u64, uint64_t)
 
 static inline ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b)
 {

@@ -6,24 +6,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "gm_blocks.h"
 #include "gm_half.h"
 #include "gm_kernel.h"
 
 #define GM_STR_(x) #x
 #define GM_STR(x) GM_STR_(x)
 
-/* Unaligned-safe loads and stores of one element. */
-#define GM_DEFINE_ACCESS(suffix, type)                                      \
-    static inline type get_##suffix(const char *p)                         \
-    {                                                                       \
-        type v;                                                             \
-        memcpy(&v, p, sizeof v);                                            \
-        return v;                                                           \
-    }                                                                       \
-    static inline void put_##suffix(char *p, type v)                      \
-    {                                                                       \
-        memcpy(p, &v, sizeof v);                                            \
-    }
 GM_DEFINE_ACCESS(u8, uint8_t)
 GM_DEFINE_ACCESS(u16, uint16_t)
 GM_DEFINE_ACCESS(u32, uint32_t)
