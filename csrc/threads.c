@@ -10,6 +10,7 @@
 
 #include <fenv.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "gufunc_matmul.h"
 #include "gm_threads.h"
@@ -114,43 +115,145 @@ static void run_units(job *j, int slot)
 
 #if GM_HAVE_PTHREADS
 
+/*
+ * Waking a sleeping thread costs tens of microseconds, and on virtual
+ * machines often hundreds: as much as a whole product of 256 x 256.  So a
+ * thread that is about to sleep first watches for its event for a short
+ * while, which keeps back-to-back calls on warm threads; after that it
+ * sleeps and costs nothing.
+ */
+#define GM_SPIN_NS 300000L
+
+static void cpu_relax(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static long long monotonic_ns(void)
+{
+    struct timespec ts;
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC) {
+        return 0;
+    }
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Spins until *value != unwanted or the spin time is over; returns
+ * whether the value changed. */
+static int spin_while_equal(const atomic_ulong *value, unsigned long unwanted)
+{
+    long long deadline = 0;
+    for (unsigned iter = 1;; ++iter) {
+        if (atomic_load_explicit(value, memory_order_acquire) != unwanted) {
+            return 1;
+        }
+        if ((iter & 63) == 0) {
+            long long now = monotonic_ns();
+            if (deadline == 0) {
+                deadline = now + GM_SPIN_NS;
+            }
+            else if (now >= deadline || now == 0) {
+                return 0;
+            }
+        }
+        cpu_relax();
+    }
+}
+
+/*
+ * Posting a job and joining it take no lock, so that a spinning worker
+ * starts at once:
+ *   caller: current_job = j; ++job_number; ...; current_job = NULL;
+ *           wait until workers_inside == 0
+ *   worker: ++workers_inside; j = current_job; (NULL: leave) ...;
+ *           --workers_inside
+ * With sequentially consistent atomics a worker that sees j is counted
+ * before the caller checks the count, so j (on the caller's stack) is
+ * never used after the call returns.  The mutex and condition variables
+ * serve only threads that sleep, and thread creation and fork.
+ */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t job_posted = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_idle = PTHREAD_COND_INITIALIZER;
-static job *current_job;          /* guarded by pool_lock */
-static unsigned long job_number;  /* guarded by pool_lock */
-static int workers_inside;        /* guarded by pool_lock */
+static _Atomic(job *) current_job;
+static atomic_ulong job_number;
+static atomic_ulong workers_inside;
+static atomic_int sleeping_workers;
+static atomic_int caller_sleeping;
 static int workers_started;       /* guarded by pool_lock */
 static int atfork_installed;      /* guarded by pool_lock */
+
+static void wait_for_job(unsigned long seen)
+{
+    if (spin_while_equal(&job_number, seen)) {
+        return;
+    }
+    pthread_mutex_lock(&pool_lock);
+    atomic_fetch_add(&sleeping_workers, 1);
+    while (atomic_load(&job_number) == seen) {
+        pthread_cond_wait(&job_posted, &pool_lock);
+    }
+    atomic_fetch_sub(&sleeping_workers, 1);
+    pthread_mutex_unlock(&pool_lock);
+}
+
+static void leave_job(void)
+{
+    if (atomic_fetch_sub(&workers_inside, 1) == 1 && atomic_load(&caller_sleeping)) {
+        pthread_mutex_lock(&pool_lock);
+        pthread_cond_broadcast(&pool_idle);
+        pthread_mutex_unlock(&pool_lock);
+    }
+}
 
 static void *worker_main(void *arg)
 {
     unsigned long seen = 0;
     (void)arg;
-    pthread_mutex_lock(&pool_lock);
     for (;;) {
-        while (current_job == NULL || job_number == seen) {
-            pthread_cond_wait(&job_posted, &pool_lock);
+        const unsigned long number = atomic_load(&job_number);
+        if (number == seen) {
+            wait_for_job(seen);
+            continue;
         }
-        seen = job_number;
-        job *j = current_job;
-        int slot = atomic_fetch_add(&j->next_slot, 1);
-        if (slot >= j->max_slots) {
-            continue;   /* enough threads on this one */
+        seen = number;
+        atomic_fetch_add(&workers_inside, 1);
+        job *j = atomic_load(&current_job);
+        if (j != NULL) {
+            const int slot = atomic_fetch_add(&j->next_slot, 1);
+            if (slot < j->max_slots) {   /* else enough threads on it */
+                feclearexcept(FE_ALL_EXCEPT);
+                run_units(j, slot);
+                atomic_fetch_or(&j->fp_flags, fetestexcept(FE_ALL_EXCEPT));
+            }
         }
-        ++workers_inside;
-        pthread_mutex_unlock(&pool_lock);
-
-        feclearexcept(FE_ALL_EXCEPT);
-        run_units(j, slot);
-        atomic_fetch_or(&j->fp_flags, fetestexcept(FE_ALL_EXCEPT));
-
-        pthread_mutex_lock(&pool_lock);
-        if (--workers_inside == 0) {
-            pthread_cond_broadcast(&pool_idle);
-        }
+        leave_job();
     }
     return NULL;
+}
+
+/* The caller's end of a job: no worker may still hold it. */
+static void wait_for_workers(void)
+{
+    for (unsigned long inside; (inside = atomic_load(&workers_inside)) > 0;) {
+        if (!spin_while_equal(&workers_inside, inside)) {
+            break;
+        }
+    }
+    if (atomic_load(&workers_inside) == 0) {
+        return;
+    }
+    pthread_mutex_lock(&pool_lock);
+    atomic_store(&caller_sleeping, 1);
+    while (atomic_load(&workers_inside) > 0) {
+        pthread_cond_wait(&pool_idle, &pool_lock);
+    }
+    atomic_store(&caller_sleeping, 0);
+    pthread_mutex_unlock(&pool_lock);
 }
 
 /* fork() copies one thread: hold the lock across it so the child gets a
@@ -170,8 +273,10 @@ static void after_fork_child(void)
     pthread_mutex_init(&pool_lock, NULL);
     pthread_cond_init(&job_posted, NULL);
     pthread_cond_init(&pool_idle, NULL);
-    current_job = NULL;
-    workers_inside = 0;
+    atomic_store(&current_job, NULL);
+    atomic_store(&workers_inside, 0);
+    atomic_store(&sleeping_workers, 0);
+    atomic_store(&caller_sleeping, 0);
     workers_started = 0;
     atomic_store(&active_calls, 0);
 }
@@ -216,21 +321,22 @@ int gm_parallel_for(int threads, ptrdiff_t units, gm_unit_fn fn, void *ctx)
     }
     pthread_mutex_lock(&pool_lock);
     grow_pool(threads - 1);
-    current_job = &j;
-    ++job_number;
-    pthread_cond_broadcast(&job_posted);
     pthread_mutex_unlock(&pool_lock);
+
+    atomic_store(&current_job, &j);
+    atomic_fetch_add(&job_number, 1);
+    if (atomic_load(&sleeping_workers) > 0) {
+        pthread_mutex_lock(&pool_lock);
+        pthread_cond_broadcast(&job_posted);
+        pthread_mutex_unlock(&pool_lock);
+    }
 
     run_units(&j, 0);
 
     /* Close the job; wait only for workers still inside it (running a
      * unit), never for those that have not arrived. */
-    pthread_mutex_lock(&pool_lock);
-    current_job = NULL;
-    while (workers_inside > 0) {
-        pthread_cond_wait(&pool_idle, &pool_lock);
-    }
-    pthread_mutex_unlock(&pool_lock);
+    atomic_store(&current_job, NULL);
+    wait_for_workers();
     return atomic_load(&j.fp_flags);
 }
 

@@ -63,6 +63,16 @@ for compiler in gcc clang; do
     fi
 done
 
+# The thread pool under ThreadSanitizer (data races, lock order).
+if command -v gcc >/dev/null && echo 'int main(void){return 0;}' \
+        | gcc -fsanitize=thread -x c - -o "$out/tsan-probe" 2>/dev/null; then
+    TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}" \
+        build_and_run gcc-threads-tsan gcc -DGM_HAVE_PTHREADS=1 -pthread \
+        -fsanitize=thread -g
+else
+    echo "== gcc-threads-tsan: ThreadSanitizer unavailable, skipped"
+fi
+
 if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
     dir="$out/aarch64-neon"
     mkdir -p "$dir"
