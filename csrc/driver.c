@@ -27,6 +27,10 @@
 
 #define GM_ALIGN 64
 
+/* Work weight of a multiply-add on the vector path against the blocked
+ * path, for the choice of the number of threads. */
+#define GM_VECTOR_WEIGHT 6.0
+
 static ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b)
 {
     return a < b ? a : b;
@@ -342,7 +346,9 @@ static void direct_split(const gm_problem *p, const gm_kernel *kern,
                          int threads, atomic_int *fp_flags)
 {
     direct_job dj = {p, kern, p->m >= p->n, p->m >= p->n ? p->m : p->n, 0};
-    dj.slices = min_pd(dj.extent, 4 * (ptrdiff_t)threads);
+    /* Rows: a few slices per thread.  Columns: one per thread, so each
+     * reads long contiguous runs of every row of B. */
+    dj.slices = min_pd(dj.extent, (dj.by_rows ? 4 : 1) * (ptrdiff_t)threads);
     add_flags(fp_flags, gm_parallel_for(threads, dj.slices, direct_unit, &dj));
 }
 
@@ -405,7 +411,10 @@ static void compute(const gm_problem *problem, atomic_int *fp_flags)
     const gm_problem oriented = vector ? vector_orientation(problem, gm_item_size(problem->type))
                                        : *problem;
     const gm_problem *p = &oriented;
-    const int threads = gm_threads_begin(flops * (double)p->batch);
+    /* A vector product reads each element of the matrix once: memory
+     * bound, it gains from a second thread on a smaller problem. */
+    const int threads = gm_threads_begin(flops * (double)p->batch
+                                         * (vector ? GM_VECTOR_WEIGHT : 1.0));
     if (threads <= 1) {
         run_serial(p, kern, 0, p->batch, blocked);
     }

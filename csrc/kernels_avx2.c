@@ -436,7 +436,7 @@ GM_INLINE __m256i mask_ps(ptrdiff_t live)
  *     segments and each element is still summed in the order p = 0, 1, ...
  * Masked loads never touch lanes past the operands.
  * ---------------------------------------------------------------------- */
-#define GM_AXPY_BLOCK_BYTES 4096
+#define GM_AXPY_BLOCK_BYTES 16384
 #define GM_AXPY_MAX_ROWS 4
 
 typedef void (*gm_dots_fn)(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,

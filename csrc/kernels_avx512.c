@@ -185,7 +185,7 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
     static void NAME##_axpy(const gm_problem *pr, const char *a,              \
                             const char *b, char *c)                           \
     {                                                                         \
-        enum { VB = LANES * sizeof(T), BLOCK = 64 * LANES, GROUP = 4 };       \
+        enum { VB = LANES * sizeof(T), BLOCK = 256 * LANES, GROUP = 4 };       \
         const ptrdiff_t n = pr->n, k = pr->k;                                 \
         for (ptrdiff_t i0 = 0; i0 < pr->m; i0 += GROUP) {                     \
             const int rows = pr->m - i0 < GROUP ? (int)(pr->m - i0) : GROUP;  \
@@ -271,32 +271,60 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
         }                                                                     \
     }                                                                         \
     /* Matrix @ vector with contiguous rows: dot products, four vectors of \
-     * partial sums each (summed in another order than p = 0, 1, ...). */  \
+     * partial sums each (summed in another order than p = 0, 1, ...).    \
+     * Four rows at a time keep four streams from memory in flight; each  \
+     * row's sums are the same whichever group it falls in.               \
+     */                                                                   \
     static void NAME##_dots(const gm_problem *pr, const char *a,              \
                             const char *b, char *c)                           \
     {                                                                         \
-        enum { VB = LANES * sizeof(T) };                                      \
-        for (ptrdiff_t i = 0; i < pr->m; ++i) {                               \
-            const char *a_row = a + i * pr->a.row_stride;                     \
-            VEC t0 = ZERO(), t1 = ZERO(), t2 = ZERO(), t3 = ZERO();           \
+        enum { VB = LANES * sizeof(T), ROWS = 4 };                            \
+        for (ptrdiff_t i0 = 0; i0 < pr->m; i0 += ROWS) {                      \
+            const int live = pr->m - i0 < ROWS ? (int)(pr->m - i0) : ROWS;    \
+            const char *row[ROWS];                                            \
+            VEC t[ROWS][4];                                                   \
+            for (int q = 0; q < ROWS; ++q) {                                  \
+                row[q] = a + (i0 + (q < live ? q : 0)) * pr->a.row_stride;    \
+                t[q][0] = t[q][1] = t[q][2] = t[q][3] = ZERO();               \
+            }                                                                 \
             ptrdiff_t p = 0;                                                  \
-            for (; p + 4 * LANES <= pr->k; p += 4 * LANES) {                  \
-                const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                 \
-                t0 = FMADD(LOADU(a_row + o), LOADU(b + o), t0);               \
-                t1 = FMADD(LOADU(a_row + o + VB), LOADU(b + o + VB), t1);     \
-                t2 = FMADD(LOADU(a_row + o + 2 * VB), LOADU(b + o + 2 * VB), t2); \
-                t3 = FMADD(LOADU(a_row + o + 3 * VB), LOADU(b + o + 3 * VB), t3); \
+            if (live == ROWS) {                                               \
+                for (; p + 4 * LANES <= pr->k; p += 4 * LANES) {              \
+                    const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);             \
+                    for (int u = 0; u < 4; ++u) {                             \
+                        const VEC bv = LOADU(b + o + u * VB);                 \
+                        for (int q = 0; q < ROWS; ++q) {                      \
+                            t[q][u] = FMADD(LOADU(row[q] + o + u * VB), bv, t[q][u]); \
+                        }                                                     \
+                    }                                                         \
+                }                                                             \
+            }                                                                 \
+            else {                                                            \
+                for (; p + 4 * LANES <= pr->k; p += 4 * LANES) {              \
+                    const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);             \
+                    for (int u = 0; u < 4; ++u) {                             \
+                        const VEC bv = LOADU(b + o + u * VB);                 \
+                        for (int q = 0; q < live; ++q) {                      \
+                            t[q][u] = FMADD(LOADU(row[q] + o + u * VB), bv, t[q][u]); \
+                        }                                                     \
+                    }                                                         \
+                }                                                             \
             }                                                                 \
             for (; p < pr->k; p += LANES) {                                   \
                 const ptrdiff_t left = pr->k - p;                             \
                 const MASK_T mask = left >= LANES ? (MASK_T)~(MASK_T)0        \
                                   : (MASK_T)(((MASK_T)1 << left) - 1);        \
                 const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                 \
-                t0 = FMADD(MASKZ_LOADU(mask, a_row + o),                      \
-                           MASKZ_LOADU(mask, b + o), t0);                     \
+                const VEC bv = MASKZ_LOADU(mask, b + o);                      \
+                for (int q = 0; q < live; ++q) {                              \
+                    t[q][0] = FMADD(MASKZ_LOADU(mask, row[q] + o), bv, t[q][0]); \
+                }                                                             \
             }                                                                 \
-            STORE_SCALAR(c + i * pr->c.row_stride,                            \
-                         REDUCE(ADD(ADD(t0, t1), ADD(t2, t3))));              \
+            for (int q = 0; q < live; ++q) {                                  \
+                STORE_SCALAR(c + (i0 + q) * pr->c.row_stride,                 \
+                             REDUCE(ADD(ADD(t[q][0], t[q][1]),                \
+                                        ADD(t[q][2], t[q][3]))));             \
+            }                                                                 \
         }                                                                     \
     }                                                                         \
     static void NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)   \
