@@ -692,7 +692,8 @@ GM_DEFINE_STREAM(stream_f32, float, __m256, 8, _mm256_setzero_ps,
 GM_INLINE void direct_f64_rows(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                                const char *b, ptrdiff_t brs, char *c,
                                ptrdiff_t crs, ptrdiff_t m, ptrdiff_t k,
-                               const __m256i *mask, const int nv)
+                               const __m256i *mask, const int nv,
+                               const int whole)
 {
     for (ptrdiff_t i = 0; i < m; ++i) {
         __m256d acc[4];
@@ -704,13 +705,19 @@ GM_INLINE void direct_f64_rows(const char *a, ptrdiff_t ars, ptrdiff_t acs,
             const __m256d x = _mm256_set1_pd(get_f64(ar + p * acs));
             const double *bp = (const double *)(b + p * brs);
             for (int v = 0; v < nv; ++v) {
-                acc[v] = _mm256_fmadd_pd(x, _mm256_maskload_pd(bp + 4 * v, mask[v]),
-                                         acc[v]);
+                const __m256d y = whole ? _mm256_loadu_pd(bp + 4 * v)
+                                        : _mm256_maskload_pd(bp + 4 * v, mask[v]);
+                acc[v] = _mm256_fmadd_pd(x, y, acc[v]);
             }
         }
         double *cr = (double *)(c + i * crs);
         for (int v = 0; v < nv; ++v) {
-            _mm256_maskstore_pd(cr + 4 * v, mask[v], acc[v]);
+            if (whole) {
+                _mm256_storeu_pd(cr + 4 * v, acc[v]);
+            }
+            else {
+                _mm256_maskstore_pd(cr + 4 * v, mask[v], acc[v]);
+            }
         }
     }
 }
@@ -720,8 +727,12 @@ GM_DEFINE_DIRECT_SCALAR(direct_f64_scalar, double, get_f64, put_f64, MADD_SUM)
 static void direct_f64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
     const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
-    if (stream_all(pr, first, last, 8, stream_f64_dots,
-                    stream_f64_axpy, 0)) {
+    /* Products no wider than the row loop below stay off the streaming
+     * forms, whose set-up costs more than such a matrix (both sum each
+     * element in order with fused multiply-adds: the same bits). */
+    if ((m == 1 || n == 1 || n > 16)
+            && stream_all(pr, first, last, 8, stream_f64_dots,
+                          stream_f64_axpy, 0)) {
         return;
     }
     if (pr->b.col_stride != 8 || pr->c.col_stride != 8) {
@@ -730,7 +741,7 @@ static void direct_f64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
     }
     for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
         const ptrdiff_t cols = min_pd(16, n - j0);
-        const int nv = (int)((cols + 3) / 4);
+        const int nv = (int)((cols + 3) / 4), whole = cols % 4 == 0;
         __m256i mask[4];
         for (int v = 0; v < 4; ++v) {
             mask[v] = mask_pd(cols - 4 * v);
@@ -739,24 +750,24 @@ static void direct_f64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
             const char *a = pr->a.data + s * pr->a.batch_stride;
             const char *b = pr->b.data + s * pr->b.batch_stride + j0 * 8;
             char *c = pr->c.data + s * pr->c.batch_stride + j0 * 8;
+            /* Whole vectors need no masks, which are slow to store on
+             * some processors. */
+#define GM_F64_ROWS(NV)                                                      \
+    if (whole) {                                                             \
+        direct_f64_rows(a, pr->a.row_stride, pr->a.col_stride, b,            \
+                        pr->b.row_stride, c, pr->c.row_stride, m, k, mask, NV, 1); \
+    }                                                                        \
+    else {                                                                   \
+        direct_f64_rows(a, pr->a.row_stride, pr->a.col_stride, b,            \
+                        pr->b.row_stride, c, pr->c.row_stride, m, k, mask, NV, 0); \
+    }
             switch (nv) {
-            case 1:
-                direct_f64_rows(a, pr->a.row_stride, pr->a.col_stride, b,
-                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 1);
-                break;
-            case 2:
-                direct_f64_rows(a, pr->a.row_stride, pr->a.col_stride, b,
-                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 2);
-                break;
-            case 3:
-                direct_f64_rows(a, pr->a.row_stride, pr->a.col_stride, b,
-                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 3);
-                break;
-            default:
-                direct_f64_rows(a, pr->a.row_stride, pr->a.col_stride, b,
-                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 4);
-                break;
+            case 1: GM_F64_ROWS(1) break;
+            case 2: GM_F64_ROWS(2) break;
+            case 3: GM_F64_ROWS(3) break;
+            default: GM_F64_ROWS(4) break;
             }
+#undef GM_F64_ROWS
         }
     }
 }
@@ -798,7 +809,8 @@ GM_DEFINE_STORE_LOAD_COPY(f32, 4)
 GM_INLINE void direct_f32_rows(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                                const char *b, ptrdiff_t brs, char *c,
                                ptrdiff_t crs, ptrdiff_t m, ptrdiff_t k,
-                               const __m256i *mask, const int nv)
+                               const __m256i *mask, const int nv,
+                               const int whole)
 {
     for (ptrdiff_t i = 0; i < m; ++i) {
         __m256 acc[2];
@@ -810,13 +822,19 @@ GM_INLINE void direct_f32_rows(const char *a, ptrdiff_t ars, ptrdiff_t acs,
             const __m256 x = _mm256_set1_ps(get_f32(ar + p * acs));
             const float *bp = (const float *)(b + p * brs);
             for (int v = 0; v < nv; ++v) {
-                acc[v] = _mm256_fmadd_ps(x, _mm256_maskload_ps(bp + 8 * v, mask[v]),
-                                         acc[v]);
+                const __m256 y = whole ? _mm256_loadu_ps(bp + 8 * v)
+                                       : _mm256_maskload_ps(bp + 8 * v, mask[v]);
+                acc[v] = _mm256_fmadd_ps(x, y, acc[v]);
             }
         }
         float *cr = (float *)(c + i * crs);
         for (int v = 0; v < nv; ++v) {
-            _mm256_maskstore_ps(cr + 8 * v, mask[v], acc[v]);
+            if (whole) {
+                _mm256_storeu_ps(cr + 8 * v, acc[v]);
+            }
+            else {
+                _mm256_maskstore_ps(cr + 8 * v, mask[v], acc[v]);
+            }
         }
     }
 }
@@ -826,8 +844,10 @@ GM_DEFINE_DIRECT_SCALAR(direct_f32_scalar, float, get_f32, put_f32, MADD_SUM)
 static void direct_f32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
     const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
-    if (stream_all(pr, first, last, 4, stream_f32_dots,
-                    stream_f32_axpy, 0)) {
+    /* As for float64. */
+    if ((m == 1 || n == 1 || n > 16)
+            && stream_all(pr, first, last, 4, stream_f32_dots,
+                          stream_f32_axpy, 0)) {
         return;
     }
     if (pr->b.col_stride != 4 || pr->c.col_stride != 4) {
@@ -841,13 +861,18 @@ static void direct_f32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
             const char *a = pr->a.data + s * pr->a.batch_stride;
             const char *b = pr->b.data + s * pr->b.batch_stride + j0 * 4;
             char *c = pr->c.data + s * pr->c.batch_stride + j0 * 4;
-            if (cols <= 8) {
+            if (cols == 8 || cols == 16) {   /* no masks (see float64) */
                 direct_f32_rows(a, pr->a.row_stride, pr->a.col_stride, b,
-                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 1);
+                                pr->b.row_stride, c, pr->c.row_stride, m, k,
+                                mask, (int)cols / 8, 1);
+            }
+            else if (cols < 8) {
+                direct_f32_rows(a, pr->a.row_stride, pr->a.col_stride, b,
+                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 1, 0);
             }
             else {
                 direct_f32_rows(a, pr->a.row_stride, pr->a.col_stride, b,
-                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 2);
+                                pr->b.row_stride, c, pr->c.row_stride, m, k, mask, 2, 0);
             }
         }
     }

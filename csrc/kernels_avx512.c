@@ -140,11 +140,78 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
  */
 #define DEFINE_DIRECT(NAME, T, VEC, LANES, MASK_T, SET1, MASKZ_LOADU, FMADD,  \
                       ZERO, MASK_STOREU, LOAD_SCALAR, STORE_SCALAR, LOADU,    \
-                      ADD, REDUCE, STOREU, MASK_FMADD)                        \
+                      ADD, REDUCE, STOREU, MASK_FMADD, FAMILY)                \
+    /* Rows [i0, i0 + ROWS) of C, columns from j0 in NV vectors: one     \
+     * chain of multiply-adds per vector and row, ROWS x NV chains        \
+     * in flight together. */                                             \
+    static inline __attribute__((always_inline)) void NAME##_rows_block(      \
+        const gm_problem *pr, const char *a, const char *b, char *c,          \
+        ptrdiff_t i0, ptrdiff_t j0, const MASK_T *mask, const int rows,       \
+        const int nv, const int whole)                                        \
+    {                                                                         \
+        enum { VB = LANES * sizeof(T) };                                      \
+        VEC t[4][4];                                                          \
+        for (int q = 0; q < rows; ++q) {                                      \
+            for (int v = 0; v < nv; ++v) {                                    \
+                t[q][v] = ZERO();                                             \
+            }                                                                 \
+        }                                                                     \
+        for (ptrdiff_t p = 0; p < pr->k; ++p) {                               \
+            const char *b_row = b + p * pr->b.row_stride                      \
+                                + j0 * (ptrdiff_t)sizeof(T);                  \
+            VEC bv[4];                                                        \
+            for (int v = 0; v < nv; ++v) {                                    \
+                bv[v] = whole ? LOADU(b_row + v * VB)                         \
+                              : MASKZ_LOADU(mask[v], b_row + v * VB);         \
+            }                                                                 \
+            for (int q = 0; q < rows; ++q) {                                  \
+                const VEC ai = SET1(LOAD_SCALAR(a + (i0 + q) * pr->a.row_stride \
+                                                + p * pr->a.col_stride));     \
+                for (int v = 0; v < nv; ++v) {                                \
+                    t[q][v] = FMADD(ai, bv[v], t[q][v]);                      \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+        for (int q = 0; q < rows; ++q) {                                      \
+            char *c_row = c + (i0 + q) * pr->c.row_stride                     \
+                          + j0 * (ptrdiff_t)sizeof(T);                        \
+            for (int v = 0; v < nv; ++v) {                                    \
+                if (whole) {                                                  \
+                    STOREU(c_row + v * VB, t[q][v]);                          \
+                }                                                             \
+                else {                                                        \
+                    MASK_STOREU(c_row + v * VB, mask[v], t[q][v]);            \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    static inline __attribute__((always_inline)) void NAME##_rows_nv(         \
+        const gm_problem *pr, const char *a, const char *b, char *c,          \
+        ptrdiff_t j0, const MASK_T *mask, const int nv)                       \
+    {                                                                         \
+        /* Whole vectors go without masks: masked loads and stores of     \
+         * memory outside the cache ran at half speed. */                 \
+        const int whole = pr->n - j0 >= nv * LANES;                           \
+        ptrdiff_t i0 = 0;                                                     \
+        if (whole) {                                                          \
+            for (; i0 + 4 <= pr->m; i0 += 4) {                                \
+                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, 1);       \
+            }                                                                 \
+            for (; i0 < pr->m; ++i0) {                                        \
+                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, 1);       \
+            }                                                                 \
+            return;                                                           \
+        }                                                                     \
+        for (; i0 + 4 <= pr->m; i0 += 4) {                                    \
+            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, 0);           \
+        }                                                                     \
+        for (; i0 < pr->m; ++i0) {                                            \
+            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, 0);           \
+        }                                                                     \
+    }                                                                         \
     static void NAME##_rows(const gm_problem *pr, const char *a,              \
                             const char *b, char *c)                           \
     {                                                                         \
-        enum { VB = LANES * sizeof(T) };                                      \
         for (ptrdiff_t j0 = 0; j0 < pr->n; j0 += 4 * LANES) {                 \
             MASK_T mask[4];                                                   \
             for (int q = 0; q < 4; ++q) {                                     \
@@ -153,28 +220,13 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                         : left <= 0 ? (MASK_T)0                               \
                         : (MASK_T)(((MASK_T)1 << left) - 1);                  \
             }                                                                 \
-            for (ptrdiff_t i = 0; i < pr->m; ++i) {                           \
-                const char *a_row = a + i * pr->a.row_stride;                 \
-                VEC t0 = ZERO(), t1 = ZERO(), t2 = ZERO(), t3 = ZERO();       \
-                for (ptrdiff_t p = 0; p < pr->k; ++p) {                       \
-                    const char *b_row = b + p * pr->b.row_stride              \
-                                        + j0 * (ptrdiff_t)sizeof(T);          \
-                    const VEC ai = SET1(LOAD_SCALAR(a_row + p * pr->a.col_stride)); \
-                    t0 = FMADD(ai, MASKZ_LOADU(mask[0], b_row), t0);          \
-                    if (mask[1]) {                                            \
-                        t1 = FMADD(ai, MASKZ_LOADU(mask[1], b_row + VB), t1); \
-                        t2 = FMADD(ai, MASKZ_LOADU(mask[2], b_row + 2 * VB), t2); \
-                        t3 = FMADD(ai, MASKZ_LOADU(mask[3], b_row + 3 * VB), t3); \
-                    }                                                         \
-                }                                                             \
-                char *c_row = c + i * pr->c.row_stride                        \
-                              + j0 * (ptrdiff_t)sizeof(T);                    \
-                MASK_STOREU(c_row, mask[0], t0);                              \
-                if (mask[1]) {                                                \
-                    MASK_STOREU(c_row + VB, mask[1], t1);                     \
-                    MASK_STOREU(c_row + 2 * VB, mask[2], t2);                 \
-                    MASK_STOREU(c_row + 3 * VB, mask[3], t3);                 \
-                }                                                             \
+            const ptrdiff_t cols = pr->n - j0;                                \
+            switch (cols > 3 * LANES ? 4 : cols > 2 * LANES ? 3               \
+                    : cols > LANES ? 2 : 1) {                                 \
+            case 1: NAME##_rows_nv(pr, a, b, c, j0, mask, 1); break;          \
+            case 2: NAME##_rows_nv(pr, a, b, c, j0, mask, 2); break;          \
+            case 3: NAME##_rows_nv(pr, a, b, c, j0, mask, 3); break;          \
+            default: NAME##_rows_nv(pr, a, b, c, j0, mask, 4); break;         \
             }                                                                 \
         }                                                                     \
     }                                                                         \
@@ -334,6 +386,14 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
         const int dots_ok = pr->n == 1 && pr->k >= LANES                      \
                             && pr->a.col_stride == (ptrdiff_t)sizeof(T)       \
                             && pr->b.row_stride == (ptrdiff_t)sizeof(T);      \
+        /* Rows narrower than a vector: the AVX2 kernel's whole 4- or      \
+         * 8-lane vectors beat masked ones.  Both sum each element in      \
+         * order with fused multiply-adds, so the bits are the same. */    \
+        if (vector_ok && !dots_ok && pr->m > 1 && pr->n > 1                   \
+                && pr->n < LANES) {                                           \
+            gm_avx2_kernels[FAMILY]->direct(pr, first, last);                 \
+            return;                                                           \
+        }                                                                     \
         for (ptrdiff_t s = first; s < last; ++s) {                            \
             const char *a = pr->a.data + s * pr->a.batch_stride;              \
             const char *b = pr->b.data + s * pr->b.batch_stride;              \
@@ -391,12 +451,12 @@ DEFINE_DIRECT(direct_f64, double, __m512d, 8, __mmask8, _mm512_set1_pd,
               _mm512_maskz_loadu_pd, _mm512_fmadd_pd, _mm512_setzero_pd,
               _mm512_mask_storeu_pd, get_f64, put_f64, _mm512_loadu_pd,
               _mm512_add_pd, _mm512_reduce_add_pd, _mm512_storeu_pd,
-              _mm512_mask_fmadd_pd)
+              _mm512_mask_fmadd_pd, GM_FAM_F64)
 DEFINE_DIRECT(direct_f32, float, __m512, 16, __mmask16, _mm512_set1_ps,
               _mm512_maskz_loadu_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
               _mm512_mask_storeu_ps, get_f32, put_f32, _mm512_loadu_ps,
               _mm512_add_ps, _mm512_reduce_add_ps, _mm512_storeu_ps,
-              _mm512_mask_fmadd_ps)
+              _mm512_mask_fmadd_ps, GM_FAM_F32)
 
 /* float16 small products: exact float32 sums of exact products. */
 static void direct_f16(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
