@@ -65,21 +65,42 @@ typedef struct c_target {
 
 typedef struct blocking {
     ptrdiff_t mc, kc, nc;
+    ptrdiff_t row_blocks;   /* of whole micro-tiles, sizes differ by one tile */
 } blocking;
 
-/* The kernel's block sizes trimmed to the matrix, with mc lowered so that
- * every thread gets row blocks. */
+/* The kernel's block sizes trimmed to the matrix.  Rows are cut into
+ * blocks of nearly equal numbers of micro-tiles, a multiple of the thread
+ * count of them (at least two per thread), so that the threads finish
+ * together: 1024 rows in blocks of 144 left one thread 576 rows and the
+ * other 448. */
 static blocking plan_blocks(const gm_kernel *kern, const gm_problem *p,
                             int threads)
 {
     blocking bl;
-    /* A few row blocks per thread, so threads that start late or run
-     * slow leave less to wait for. */
-    ptrdiff_t rows_per_thread = ceil_div(p->m, threads > 1 ? 2 * threads : 1);
-    bl.mc = min_pd(kern->mc, ceil_div(rows_per_thread, kern->mr) * kern->mr);
+    const ptrdiff_t tiles = ceil_div(p->m, kern->mr);
+    const ptrdiff_t max_tiles = kern->mc / kern->mr;
+    ptrdiff_t blocks = ceil_div(tiles, max_tiles);
+    if (threads > 1) {
+        blocks = ceil_div(blocks < 2 * threads ? 2 * threads : blocks, threads) * threads;
+    }
+    bl.row_blocks = min_pd(blocks, tiles);
+    bl.mc = ceil_div(tiles, bl.row_blocks) * kern->mr;
     bl.nc = min_pd(kern->nc, ceil_div(p->n, kern->nr) * kern->nr);
     bl.kc = min_pd(kern->kc, p->k);
     return bl;
+}
+
+/* Rows [*first, *last) of row block `block`: the first tiles % blocks
+ * blocks have one tile more. */
+static void row_block_range(const gm_kernel *kern, const blocking *bl,
+                            ptrdiff_t m, ptrdiff_t block, ptrdiff_t *first,
+                            ptrdiff_t *last)
+{
+    const ptrdiff_t tiles = ceil_div(m, kern->mr);
+    const ptrdiff_t each = tiles / bl->row_blocks, extra = tiles % bl->row_blocks;
+    const ptrdiff_t start = block * each + min_pd(block, extra);
+    *first = start * kern->mr;
+    *last = min_pd(m, (start + each + (block < extra)) * kern->mr);
 }
 
 /* Working memory of one thread: an A block and one spare C tile. */
@@ -201,9 +222,10 @@ static void blocked_step_unit(void *ctx, ptrdiff_t unit, int slot)
     while (atomic_load_explicit(&st->packed, memory_order_acquire) < st->panels) {
         gm_yield();
     }
-    const ptrdiff_t ic = (unit - st->panels) * st->bl->mc;
+    ptrdiff_t first, last;
+    row_block_range(st->kern, st->bl, st->m, unit - st->panels, &first, &last);
     compute_row_block(st->kern, st->a, st->c, &st->ws->threads[slot],
-                      st->ws->b_pack, ic, min_pd(st->bl->mc, st->m - ic),
+                      st->ws->b_pack, first, last - first,
                       st->pc, st->kb, st->jc, st->nb);
 }
 
@@ -214,7 +236,7 @@ static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
                            ptrdiff_t k, workspace *ws, int threads,
                            atomic_int *fp_flags)
 {
-    const ptrdiff_t row_blocks = ceil_div(m, bl->mc);
+    const ptrdiff_t row_blocks = bl->row_blocks;
     for (ptrdiff_t jc = 0; jc < n; jc += bl->nc) {
         const ptrdiff_t nb = min_pd(bl->nc, n - jc);
         for (ptrdiff_t pc = 0; pc < k; pc += bl->kc) {
