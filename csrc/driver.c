@@ -17,6 +17,7 @@
  * of them are split over threads by matrix.
  */
 #include <fenv.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -419,19 +420,41 @@ static gm_problem vector_orientation(const gm_problem *p, size_t item)
     return *p;
 }
 
-/* Computes the product on the chosen path and threads.  Floating-point
- * flags raised on other threads are added to *fp_flags. */
-static void compute(const gm_problem *problem, atomic_int *fp_flags)
+/* The kernel set seen through its conjugating direct path: every shape
+ * goes direct (the blocked path has no conjugating packing). */
+static gm_kernel conjugating(const gm_kernel *kern, gm_family family)
 {
-    const gm_kernel *kern = gm_kernel_for(gm_family_of(problem->type));
+    gm_kernel conj = *kern;
+    conj.direct = kern->direct_conj != NULL ? kern->direct_conj
+                                            : gm_generic_kernels[family]->direct_conj;
+    conj.direct_max_flops = HUGE_VAL;
+    conj.direct_max_rows = 0;
+    return conj;
+}
+
+/* Computes the product (of conj(A) when `conjugate`) on the chosen path and
+ * threads.  Floating-point flags raised on other threads are added to
+ * *fp_flags. */
+static void compute(const gm_problem *problem, int conjugate,
+                    atomic_int *fp_flags)
+{
+    const gm_family family = gm_family_of(problem->type);
+    gm_kernel conj_kern;
+    const gm_kernel *kern = gm_kernel_for(family);
+    if (conjugate) {
+        conj_kern = conjugating(kern, family);
+        kern = &conj_kern;
+    }
     const double flops = (double)problem->m * (double)problem->n * (double)problem->k;
     /* A vector operand, or too few rows to reuse packed panels: the
      * direct path streams the operands once. */
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1);
     const int vector = few_rows || problem->n == 1;
     const int blocked = problem->k > 0 && !vector && flops > kern->direct_max_flops;
-    const gm_problem oriented = vector ? vector_orientation(problem, gm_item_size(problem->type))
-                                       : *problem;
+    /* (Seen transposed, conj(A) would be the other operand.) */
+    const gm_problem oriented = vector && !conjugate
+                                ? vector_orientation(problem, gm_item_size(problem->type))
+                                : *problem;
     const gm_problem *p = &oriented;
     /* A vector product reads each element of the matrix once: memory
      * bound, it gains from a second thread on a smaller problem. */
@@ -458,6 +481,11 @@ static int is_floating(gm_type type)
     return type >= GM_FLOAT16 && type <= GM_CLONGDOUBLE;
 }
 
+static int is_complex(gm_type type)
+{
+    return type >= GM_COMPLEX64 && type <= GM_CLONGDOUBLE;
+}
+
 /*
  * Floating-point flags as the plain sum raises them, for NumPy's errstate.
  * Overflow and underflow from the kernels are real (padding multiplies by
@@ -465,7 +493,7 @@ static int is_floating(gm_type type)
  * from masked lanes: then the plain sum runs again and raises its own.
  * That costs time only for inputs holding an infinity.
  */
-int gm_matmul(const gm_problem *p)
+static int matmul(const gm_problem *p, int conjugate)
 {
     if (p == NULL || (int)p->type < 0 || p->type >= GM_NUM_TYPES
             || p->batch < 0 || p->m < 0 || p->n < 0 || p->k < 0) {
@@ -474,25 +502,37 @@ int gm_matmul(const gm_problem *p)
     if (p->batch == 0 || p->m == 0 || p->n == 0) {
         return GM_OK;
     }
+    conjugate = conjugate && is_complex(p->type);
     if (p->type == GM_BOOL && gm_bool_try_dense(p) == 0) {
         return GM_OK;
     }
     if (!is_floating(p->type)) {
-        compute(p, NULL);
+        compute(p, 0, NULL);
         return GM_OK;
     }
     fexcept_t caller_flags;
     atomic_int worker_flags = 0;
     fegetexceptflag(&caller_flags, FE_ALL_EXCEPT);
     feclearexcept(FE_ALL_EXCEPT);
-    compute(p, &worker_flags);
+    compute(p, conjugate, &worker_flags);
     const int raised = fetestexcept(FE_ALL_EXCEPT) | atomic_load(&worker_flags);
     fesetexceptflag(&caller_flags, FE_ALL_EXCEPT);
     if (raised & FE_INVALID) {
-        gm_generic_kernels[gm_family_of(p->type)]->direct(p, 0, p->batch);
+        const gm_kernel *plain = gm_generic_kernels[gm_family_of(p->type)];
+        (conjugate ? plain->direct_conj : plain->direct)(p, 0, p->batch);
     }
     else if (raised & (FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO)) {
         feraiseexcept(raised & (FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO));
     }
     return GM_OK;
+}
+
+int gm_matmul(const gm_problem *p)
+{
+    return matmul(p, 0);
+}
+
+int gm_matmul_conj(const gm_problem *p)
+{
+    return matmul(p, 1);
 }

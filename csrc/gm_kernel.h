@@ -75,6 +75,9 @@ typedef struct gm_kernel {
     gm_store_fn store;
     gm_load_fn load;
     gm_direct_fn direct;
+    /* Complex families: the direct path for C = conj(A) @ B (vecdot,
+     * vecmat), whatever the shape.  NULL: the portable set's. */
+    gm_direct_fn direct_conj;
     /* Products with at most this many multiply-adds per matrix, or at
      * most this many rows (0 means 1), take the direct path: packing would
      * cost more than it saves. */

@@ -74,6 +74,12 @@ enum {
  */
 int gm_matmul(const gm_problem *problem);
 
+/*
+ * The same for C = conj(A) @ B: complex A is conjugated as it is read (for
+ * real types this is gm_matmul).  This is numpy.vecdot and numpy.vecmat.
+ */
+int gm_matmul_conj(const gm_problem *problem);
+
 /* The kernel set in use for a type, e.g. "avx2 f64 8x6" (static string). */
 const char *gm_kernel_name(gm_type type);
 

@@ -1589,133 +1589,20 @@ GM_DEFINE_PACK_COPY(pack_c64, 8, 3, 8)
 GM_DEFINE_STORE_LOAD_COPY(c128, 16)
 GM_DEFINE_STORE_LOAD_COPY(c64, 8)
 
-/*
- * Streaming direct forms for complex (see the real ones above), on the
- * (re, im) pairs as stored.  dots: per row R += x * y and I += x * swap(y)
- * lane by lane; then re = sum(R.re) - sum(R.im), im = sum(I).  axpy:
- * R += sr * B and I += si * B over a block of C, then C = R -+ swap(I), as
- * the micro-kernels do.  No conjugation.
- */
-#define GM_DEFINE_STREAM_COMPLEX(NAME, R, VEC, RLANES, ZERO, LOADU, MLOAD,    \
-                                 STOREU, SET1, FMA, MUL, ADD, SWAP, ADDSUB,   \
-                                 HSUM, SIGNS)                                 \
-    static void NAME##_dots(const char *rows, ptrdiff_t rs, ptrdiff_t nrows, \
-                            const char *vec, ptrdiff_t k, char *out,          \
-                            ptrdiff_t os)                                     \
-    {                                                                         \
-        enum { VB = RLANES * sizeof(R) };                                     \
-        const ptrdiff_t end = k * 2 * (ptrdiff_t)sizeof(R);                   \
-        const VEC signs = SIGNS;                                              \
-        ptrdiff_t r = 0;                                                      \
-        for (; r < nrows; r += 4) {                                           \
-            const int live = (int)min_pd(4, nrows - r);                       \
-            const char *rp[4];                                                \
-            for (int q = 0; q < 4; ++q) {                                     \
-                rp[q] = rows + (r + (q < live ? q : 0)) * rs;                 \
-            }                                                                 \
-            VEC re0 = ZERO(), re1 = ZERO(), re2 = ZERO(), re3 = ZERO();       \
-            VEC im0 = ZERO(), im1 = ZERO(), im2 = ZERO(), im3 = ZERO();       \
-            ptrdiff_t o = 0;                                                  \
-            for (; o + VB <= end; o += VB) {                                  \
-                const VEC y = LOADU(vec + o), ys = SWAP(y);                   \
-                VEC x = LOADU(rp[0] + o);                                     \
-                re0 = FMA(x, y, re0); im0 = FMA(x, ys, im0);                  \
-                x = LOADU(rp[1] + o);                                         \
-                re1 = FMA(x, y, re1); im1 = FMA(x, ys, im1);                  \
-                x = LOADU(rp[2] + o);                                         \
-                re2 = FMA(x, y, re2); im2 = FMA(x, ys, im2);                  \
-                x = LOADU(rp[3] + o);                                         \
-                re3 = FMA(x, y, re3); im3 = FMA(x, ys, im3);                  \
-            }                                                                 \
-            if (o < end) {                                                    \
-                const __m256i mk = stream_mask((end - o) / (ptrdiff_t)sizeof(R), \
-                                               RLANES);                       \
-                const VEC y = MLOAD(vec + o, mk), ys = SWAP(y);               \
-                VEC x = MLOAD(rp[0] + o, mk);                                 \
-                re0 = FMA(x, y, re0); im0 = FMA(x, ys, im0);                  \
-                x = MLOAD(rp[1] + o, mk);                                     \
-                re1 = FMA(x, y, re1); im1 = FMA(x, ys, im1);                  \
-                x = MLOAD(rp[2] + o, mk);                                     \
-                re2 = FMA(x, y, re2); im2 = FMA(x, ys, im2);                  \
-                x = MLOAD(rp[3] + o, mk);                                     \
-                re3 = FMA(x, y, re3); im3 = FMA(x, ys, im3);                  \
-            }                                                                 \
-            const VEC res[4] = {re0, re1, re2, re3};                          \
-            const VEC ims[4] = {im0, im1, im2, im3};                          \
-            for (int q = 0; q < live; ++q) {                                  \
-                R z[2] = {HSUM(MUL(res[q], signs)), HSUM(ims[q])};            \
-                memcpy(out + (r + q) * os, z, sizeof z);                      \
-            }                                                                 \
-        }                                                                     \
-    }                                                                         \
-    static void NAME##_axpy(const char *s, ptrdiff_t si, ptrdiff_t sp,        \
-                            ptrdiff_t m, const char *b, ptrdiff_t brs,        \
-                            ptrdiff_t n, ptrdiff_t k, char *c, ptrdiff_t crs) \
-    {                                                                         \
-        enum { ES = 2 * sizeof(R), VB = RLANES * sizeof(R),                   \
-               BLK = GM_AXPY_BLOCK_BYTES / 2 };                               \
-        _Alignas(32) char acc[GM_AXPY_MAX_ROWS][2][GM_AXPY_BLOCK_BYTES / 2];  \
-        for (ptrdiff_t j0 = 0; j0 < n; j0 += BLK / ES) {                      \
-            const ptrdiff_t bytes = min_pd(BLK / ES, n - j0) * ES;            \
-            const ptrdiff_t full = bytes - bytes % VB;                        \
-            const __m256i mk = stream_mask((bytes - full) / (ptrdiff_t)sizeof(R), \
-                                           RLANES);                           \
-            const char *bj = b + j0 * ES;                                     \
-            for (ptrdiff_t i = 0; i < m; ++i) {                               \
-                memset(acc[i], 0, sizeof acc[i]);                             \
-            }                                                                 \
-            ptrdiff_t p = 0;                                                  \
-            for (; p + 2 <= k; p += 2) {                                      \
-                const char *b0 = bj + p * brs, *b1 = b0 + brs;                \
-                for (ptrdiff_t i = 0; i < m; ++i) {                           \
-                    const char *x = s + i * si + p * sp;                      \
-                    const VEC xr0 = SET1(x), xi0 = SET1(x + sizeof(R));       \
-                    const VEC xr1 = SET1(x + sp), xi1 = SET1(x + sp + sizeof(R)); \
-                    char *tr = acc[i][0], *ti = acc[i][1];                    \
-                    ptrdiff_t o = 0;                                          \
-                    for (; o < full; o += VB) {                               \
-                        const VEC y0 = LOADU(b0 + o), y1 = LOADU(b1 + o);     \
-                        STOREU(tr + o, FMA(xr1, y1, FMA(xr0, y0, LOADU(tr + o)))); \
-                        STOREU(ti + o, FMA(xi1, y1, FMA(xi0, y0, LOADU(ti + o)))); \
-                    }                                                         \
-                    if (o < bytes) {                                          \
-                        const VEC y0 = MLOAD(b0 + o, mk), y1 = MLOAD(b1 + o, mk); \
-                        STOREU(tr + o, FMA(xr1, y1, FMA(xr0, y0, LOADU(tr + o)))); \
-                        STOREU(ti + o, FMA(xi1, y1, FMA(xi0, y0, LOADU(ti + o)))); \
-                    }                                                         \
-                }                                                             \
-            }                                                                 \
-            for (; p < k; ++p) {                                              \
-                const char *b0 = bj + p * brs;                                \
-                for (ptrdiff_t i = 0; i < m; ++i) {                           \
-                    const char *x = s + i * si + p * sp;                      \
-                    const VEC xr0 = SET1(x), xi0 = SET1(x + sizeof(R));       \
-                    char *tr = acc[i][0], *ti = acc[i][1];                    \
-                    for (ptrdiff_t o = 0; o < bytes; o += VB) {               \
-                        const VEC y0 = o < full ? LOADU(b0 + o) : MLOAD(b0 + o, mk); \
-                        STOREU(tr + o, FMA(xr0, y0, LOADU(tr + o)));          \
-                        STOREU(ti + o, FMA(xi0, y0, LOADU(ti + o)));          \
-                    }                                                         \
-                }                                                             \
-            }                                                                 \
-            for (ptrdiff_t i = 0; i < m; ++i) {                               \
-                char *tr = acc[i][0], *ti = acc[i][1];                        \
-                for (ptrdiff_t o = 0; o < bytes; o += VB) {                   \
-                    STOREU(tr + o, ADDSUB(LOADU(tr + o), SWAP(LOADU(ti + o)))); \
-                }                                                             \
-                memcpy(c + i * crs + j0 * ES, tr, (size_t)bytes);             \
-            }                                                                 \
-        }                                                                     \
-    }
+#include "gm_stream_complex.h"
 
+#define GM_MASK_C128(n) stream_mask((n), 4)
+#define GM_MASK_C64(n) stream_mask((n), 8)
 #define GM_SWAP_PD(v) _mm256_permute_pd((v), 0x5)
 #define GM_SWAP_PS(v) _mm256_permute_ps((v), 0xB1)
-GM_DEFINE_STREAM_COMPLEX(stream_c128, double, __m256d, 4, _mm256_setzero_pd,
+GM_DEFINE_STREAM_COMPLEX(stream_c128, double, __m256d, 4, __m256i, GM_MASK_C128,
+                         _mm256_setzero_pd,
                          GM_LOADU_PD, GM_MLOAD_PD, GM_STOREU_PD, GM_SET1_PD,
                          GM_FMA_PD, _mm256_mul_pd, _mm256_add_pd, GM_SWAP_PD,
                          _mm256_addsub_pd, hsum_pd,
                          _mm256_setr_pd(1.0, -1.0, 1.0, -1.0))
-GM_DEFINE_STREAM_COMPLEX(stream_c64, float, __m256, 8, _mm256_setzero_ps,
+GM_DEFINE_STREAM_COMPLEX(stream_c64, float, __m256, 8, __m256i, GM_MASK_C64,
+                         _mm256_setzero_ps,
                          GM_LOADU_PS, GM_MLOAD_PS, GM_STOREU_PS, GM_SET1_PS,
                          GM_FMA_PS, _mm256_mul_ps, _mm256_add_ps, GM_SWAP_PS,
                          _mm256_addsub_ps, hsum_ps,
@@ -1751,11 +1638,31 @@ GM_DEFINE_STREAM_COMPLEX(stream_c64, float, __m256, 8, _mm256_setzero_ps,
 GM_DEFINE_DIRECT_COMPLEX(direct_c128_scalar, double)
 GM_DEFINE_DIRECT_COMPLEX(direct_c64_scalar, float)
 
+/* C = conj(A) @ B: streamed where the layout allows, else the portable
+ * loop. */
+static void direct_conj_c128(const gm_problem *pr, ptrdiff_t first,
+                           ptrdiff_t last)
+{
+    if (!stream_c128_conj_all(pr, first, last)) {
+        gm_generic_kernels[GM_FAM_C128]->direct_conj(pr, first, last);
+    }
+}
+
 static void direct_c128(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
     if (!stream_all(pr, first, last, 16, stream_c128_dots,
                     stream_c128_axpy, 1)) {
         direct_c128_scalar(pr, first, last);
+    }
+}
+
+/* C = conj(A) @ B: streamed where the layout allows, else the portable
+ * loop. */
+static void direct_conj_c64(const gm_problem *pr, ptrdiff_t first,
+                           ptrdiff_t last)
+{
+    if (!stream_c64_conj_all(pr, first, last)) {
+        gm_generic_kernels[GM_FAM_C64]->direct_conj(pr, first, last);
     }
 }
 
@@ -1777,6 +1684,7 @@ static const gm_kernel avx2_c128 = {
     .micro = micro_c128_3x4,
     .store = store_c128, .load = load_c128,
     .direct = direct_c128,
+    .direct_conj = direct_conj_c128,
     .direct_max_flops = 1024.0,
 };
 
@@ -1790,6 +1698,7 @@ static const gm_kernel avx2_c64 = {
     .micro = micro_c64_3x8,
     .store = store_c64, .load = load_c64,
     .direct = direct_c64,
+    .direct_conj = direct_conj_c64,
     .direct_max_flops = 1024.0,
 };
 

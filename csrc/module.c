@@ -222,143 +222,6 @@ static int is_complex(gm_type type)
            || type == GM_CLONGDOUBLE;
 }
 
-/* `count` complex numbers of parts T, `step` bytes apart, to contiguous
- * `dst` with the imaginary parts negated.  A contiguous source gets a
- * loop over parts that the compiler can vectorize. */
-#define COPY_CONJUGATE(T)                                                    \
-    if (step == 2 * (ptrdiff_t)sizeof(T)                                    \
-            && (uintptr_t)src % _Alignof(T) == 0) {                         \
-        const T *from = (const T *)src;                                     \
-        T *to = (T *)dst;                                                   \
-        for (ptrdiff_t i = 0; i < count; ++i) {                             \
-            to[2 * i] = from[2 * i];                                        \
-            to[2 * i + 1] = -from[2 * i + 1];                               \
-        }                                                                   \
-    }                                                                       \
-    else {                                                                  \
-        for (ptrdiff_t i = 0; i < count; ++i) {                             \
-            T part[2];                                                      \
-            memcpy(part, src + i * step, sizeof part);                      \
-            part[1] = -part[1];                                             \
-            memcpy(dst + i * (ptrdiff_t)sizeof part, part, sizeof part);    \
-        }                                                                   \
-    }
-
-static void copy_conjugate(gm_type type, const char *src, ptrdiff_t step,
-                           ptrdiff_t count, char *dst)
-{
-    switch (type) {
-    case GM_COMPLEX64:
-        COPY_CONJUGATE(float)
-        break;
-    case GM_COMPLEX128:
-        COPY_CONJUGATE(double)
-        break;
-    default:
-        COPY_CONJUGATE(long double)
-        break;
-    }
-}
-
-/* C = conj(A) @ B summed in order p = 0 .. k-1 straight from user memory,
- * with no working memory: for rows too long for the buffer, and when the
- * buffer cannot be had. */
-#define CONJUGATE_PRODUCT(T)                                                 \
-    for (ptrdiff_t s = 0; s < p->batch; ++s) {                              \
-        const char *a = p->a.data + s * p->a.batch_stride;                  \
-        const char *b = p->b.data + s * p->b.batch_stride;                  \
-        char *c = p->c.data + s * p->c.batch_stride;                        \
-        for (ptrdiff_t i = 0; i < p->m; ++i) {                              \
-            for (ptrdiff_t j = 0; j < p->n; ++j) {                          \
-                T sum[2] = {0, 0};                                          \
-                for (ptrdiff_t q = 0; q < p->k; ++q) {                      \
-                    T x[2], y[2];                                           \
-                    memcpy(x, a + i * p->a.row_stride + q * p->a.col_stride, \
-                           sizeof x);                                       \
-                    memcpy(y, b + q * p->b.row_stride + j * p->b.col_stride, \
-                           sizeof y);                                       \
-                    sum[0] += x[0] * y[0] + x[1] * y[1];                    \
-                    sum[1] += x[0] * y[1] - x[1] * y[0];                    \
-                }                                                           \
-                memcpy(c + i * p->c.row_stride + j * p->c.col_stride, sum,  \
-                       sizeof sum);                                         \
-            }                                                               \
-        }                                                                   \
-    }
-
-static void conjugate_product_unbuffered(const gm_problem *p)
-{
-    switch (p->type) {
-    case GM_COMPLEX64:
-        CONJUGATE_PRODUCT(float)
-        break;
-    case GM_COMPLEX128:
-        CONJUGATE_PRODUCT(double)
-        break;
-    default:
-        CONJUGATE_PRODUCT(long double)
-        break;
-    }
-}
-
-/* Bytes of conjugated rows per call into the kernels: enough to pay for
- * the call, few enough to be still in cache when the kernels read them,
- * and the bound on this file's working memory. */
-#define CONJUGATE_BUFFER_BYTES ((ptrdiff_t)1 << 18)
-
-/*
- * C = conj(A) @ B for complex A of one row per matrix (vecdot, vecmat): the
- * kernel library has no conjugating path, so the rows are conjugated into a
- * buffer, a run of matrices at a time, and the kernels multiply the copy.
- * A row shared by the whole stack (batch stride 0) is conjugated once.
- * A row longer than the buffer is not split (that would split its sum):
- * it takes the plain loop.  Runs without the GIL: no Python here.
- */
-static void conjugate_first_product(const gm_problem *p, ptrdiff_t size)
-{
-    if (p->batch == 0 || p->n == 0) {
-        return;
-    }
-    if (p->k == 0) {
-        (void)gm_matmul(p);   /* zeros; nothing to conjugate */
-        return;
-    }
-    const int fits = p->k <= CONJUGATE_BUFFER_BYTES / size;
-    const ptrdiff_t row_bytes = fits ? p->k * size : 0;
-    const int shared = p->a.batch_stride == 0;
-    ptrdiff_t run = fits && !shared ? CONJUGATE_BUFFER_BYTES / row_bytes
-                                    : p->batch;
-    if (run > p->batch) {
-        run = p->batch;
-    }
-    const ptrdiff_t buffer_rows = shared ? 1 : run;
-    char *buffer = fits ? (char *)malloc((size_t)(buffer_rows * row_bytes))
-                        : NULL;
-    if (buffer == NULL) {
-        conjugate_product_unbuffered(p);
-        return;
-    }
-    if (shared) {
-        copy_conjugate(p->type, p->a.data, p->a.col_stride, p->k, buffer);
-    }
-    for (ptrdiff_t first = 0; first < p->batch; first += run) {
-        gm_problem part = *p;
-        part.batch = p->batch - first < run ? p->batch - first : run;
-        if (!shared) {
-            for (ptrdiff_t s = 0; s < part.batch; ++s) {
-                copy_conjugate(p->type,
-                               p->a.data + (first + s) * p->a.batch_stride,
-                               p->a.col_stride, p->k, buffer + s * row_bytes);
-            }
-        }
-        part.a = (gm_operand){buffer, shared ? 0 : row_bytes, row_bytes, size};
-        part.b.data += first * p->b.batch_stride;
-        part.c.data += first * p->c.batch_stride;
-        vector_product(part, size);
-    }
-    free(buffer);
-}
-
 static void product_loop(char **args, npy_intp const *dims,
                          npy_intp const *steps, void *data)
 {
@@ -369,7 +232,9 @@ static void product_loop(char **args, npy_intp const *dims,
         (void)gm_matmul(&p);   /* cannot fail: the type and sizes are valid */
     }
     else if (entry->spec->conjugate_first && is_complex(p.type)) {
-        conjugate_first_product(&p, entry->numeric->size);
+        /* conj(A) changes sides when seen transposed: as it comes. */
+        fold_shared_vector(&p);
+        (void)gm_matmul_conj(&p);
     }
     else {
         vector_product(p, entry->numeric->size);

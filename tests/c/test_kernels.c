@@ -157,7 +157,7 @@ static char *at(const matrix *m, ptrdiff_t i, ptrdiff_t j)
 /* The expected C[i][j] compared with the computed one. */
 static int check_element(const type_info *t, const matrix *a,
                          const matrix *b, const char *got, ptrdiff_t i,
-                         ptrdiff_t j, ptrdiff_t k)
+                         ptrdiff_t j, ptrdiff_t k, int conj)
 {
     if (t->kind == 'b') {
         int any = 0;
@@ -192,6 +192,9 @@ static int check_element(const type_info *t, const matrix *a,
         if (t->kind == 'c') {
             xi = get_real(t, x + ps);
             yi = get_real(t, y + ps);
+            if (conj) {
+                xi = -xi;
+            }
         }
         re += xr * yr - xi * yi;
         im += xr * yi + xi * yr;
@@ -226,7 +229,7 @@ static long cases = 0;
 
 static void run_case(const type_info *t, ptrdiff_t batch, ptrdiff_t m,
                      ptrdiff_t n, ptrdiff_t k, int la, int lb, int lc,
-                     int specials, const char *isa)
+                     int specials, int conj, const char *isa)
 {
     matrix a[2], b[2], c[2];
     ptrdiff_t nb = batch > 1 ? 2 : 1;
@@ -253,17 +256,17 @@ static void run_case(const type_info *t, ptrdiff_t batch, ptrdiff_t m,
         .c = {c[0].origin, nb > 1 ? c[1].origin - c[0].origin : 0, c[0].rs, c[0].cs},
     };
     ++cases;
-    int rc = gm_matmul(&p);
+    int rc = conj ? gm_matmul_conj(&p) : gm_matmul(&p);
     int bad = rc != GM_OK;
     for (ptrdiff_t s = 0; s < nb && !bad; ++s) {
         for (ptrdiff_t i = 0; i < m && !bad; ++i) {
             for (ptrdiff_t j = 0; j < n && !bad; ++j) {
-                if (!check_element(t, &a[s], &b[s], at(&c[s], i, j), i, j, k)) {
+                if (!check_element(t, &a[s], &b[s], at(&c[s], i, j), i, j, k, conj)) {
                     bad = 1;
-                    fprintf(stderr, "FAIL %s %s batch=%td m=%td n=%td k=%td "
+                    fprintf(stderr, "FAIL %s %s%s batch=%td m=%td n=%td k=%td "
                             "layouts=%d,%d,%d specials=%d at [%td][%td][%td] (%s)\n",
-                            isa, t->name, nb, m, n, k, la, lb, lc, specials,
-                            s, i, j, gm_kernel_name(t->type));
+                            isa, conj ? "conj " : "", t->name, nb, m, n, k, la,
+                            lb, lc, specials, s, i, j, gm_kernel_name(t->type));
                 }
             }
         }
@@ -288,7 +291,7 @@ int main(int argc, char **argv)
     const size_t num_big = sizeof big / sizeof big[0];
     const char *isa_names[] = {"generic", "avx2", "avx512", "neon"};
 
-    if (gm_matmul(NULL) != GM_EINVAL) {
+    if (gm_matmul(NULL) != GM_EINVAL || gm_matmul_conj(NULL) != GM_EINVAL) {
         fprintf(stderr, "FAIL: NULL problem accepted\n");
         ++failures;
     }
@@ -325,7 +328,17 @@ int main(int argc, char **argv)
                 ptrdiff_t batch = (x >> 44) % 4 == 0 ? 2 : 1;
                 int specials = (t->kind == 'f' || t->kind == 'c' || t->kind == 'e')
                                && (x >> 48) % 3 == 0;
-                run_case(t, batch, m, n, k, la, lb, lc, specials, isa_names[ii]);
+                /* conj(A) @ B (vecdot, vecmat) a third of the time, mostly
+                 * on the vector shapes its streaming forms take. */
+                const int conj = (x >> 52) % 3 == 0;
+                if (conj && (x >> 54) % 4 == 0) {
+                    m = 1;
+                }
+                else if (conj && (x >> 54) % 4 == 1) {
+                    n = 1;
+                }
+                run_case(t, batch, m, n, k, la, lb, lc, specials, conj,
+                         isa_names[ii]);
             }
         }
         printf("%s: %ld cases\n", isa_names[ii], cases - before);
