@@ -43,6 +43,7 @@ from gufunc_matmul._selfcheck import (
     square_case,
     stack_case,
     strided_case,
+    vector_function_case,
 )
 
 
@@ -58,6 +59,12 @@ def all_cases() -> List[BenchCase]:
     cases += [matvec_case("float64", 4096), matvec_case("float64", 4096, vector_first=True)]
     cases += [strided_case("float64", 512, step=2)]
     cases += [rect_case("float32", 100000, 64, 64)]
+    if hasattr(np, "vecdot"):   # NumPy 2.2+
+        for dtype in ("float64", "complex128", "complex64"):
+            cases += [vector_function_case("vecdot", dtype, 1000, count=1000)]
+        for function in ("matvec", "vecmat"):
+            cases += [vector_function_case(function, d, 2048)
+                      for d in ("float64", "complex128")]
     return cases
 
 

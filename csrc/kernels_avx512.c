@@ -386,11 +386,14 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
         const int dots_ok = pr->n == 1 && pr->k >= LANES                      \
                             && pr->a.col_stride == (ptrdiff_t)sizeof(T)       \
                             && pr->b.row_stride == (ptrdiff_t)sizeof(T);      \
-        /* Rows narrower than a vector: the AVX2 kernel's whole 4- or      \
-         * 8-lane vectors beat masked ones.  Both sum each element in      \
-         * order with fused multiply-adds, so the bits are the same. */    \
-        if (vector_ok && !dots_ok && pr->m > 1 && pr->n > 1                   \
-                && pr->n < LANES) {                                           \
+        /* Two shapes run faster on the AVX2 loops, which sum each        \
+         * element in the same order with fused multiply-adds (the same    \
+         * bits): rows narrower than a vector, where whole 4- or 8-lane    \
+         * vectors beat masked ones, and up to 4 rows of many columns,     \
+         * where accumulators on the stack stream B faster. */            \
+        if (vector_ok && !dots_ok && pr->n > 1                                \
+                && ((pr->m > 1 && pr->n < LANES)                              \
+                    || (pr->m <= 4 && pr->n > 4 * LANES))) {                  \
             gm_avx2_kernels[FAMILY]->direct(pr, first, last);                 \
             return;                                                           \
         }                                                                     \

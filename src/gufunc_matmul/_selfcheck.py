@@ -33,10 +33,11 @@ class SelfCheckError(AssertionError):
 # Self-check
 # ---------------------------------------------------------------------------
 
-def _ours():
-    from . import matmul
+def _ours(function: str = "matmul"):
+    from . import matmul, matvec, vecdot, vecmat
 
-    return matmul
+    return {"matmul": matmul, "vecdot": vecdot, "matvec": matvec,
+            "vecmat": vecmat}[function]
 
 
 def _small_values(dtype: np.dtype, shape, rng) -> np.ndarray:
@@ -436,6 +437,7 @@ class BenchCase:
     label: str = ""
     family: str = ""
     size: Optional[int] = None        # n for an n x n @ n x n product
+    function: str = "matmul"          # or vecdot, matvec, vecmat (NumPy 2.2+)
 
     def __post_init__(self):
         if not self.label:
@@ -504,6 +506,28 @@ def matvec_case(dtype, n: int, vector_first: bool = False, seed: int = 0) -> Ben
 
     shape = f"{n} @ {n}x{n}" if vector_first else f"{n}x{n} @ {n}"
     return BenchCase(dt.name, shape, make, _flops(dt, 1, 1, n, n))
+
+
+def vector_function_case(function: str, dtype, n: int, count: int = 1,
+                         seed: int = 0) -> BenchCase:
+    """vecdot of `count` pairs of n-vectors, or matvec / vecmat with an
+    n x n matrix."""
+    dt = np.dtype(dtype)
+
+    def make():
+        rng = np.random.default_rng(seed)
+        if function == "vecdot":
+            return _random(dt, (count, n), rng), _random(dt, (count, n), rng)
+        mat, vec = _random(dt, (n, n), rng), _random(dt, (n,), rng)
+        return (mat, vec) if function == "matvec" else (vec, mat)
+
+    if function == "vecdot":
+        shape, flops = f"vecdot {count}x{n}, {count}x{n}", _flops(dt, count, 1, n, 1)
+    elif function == "matvec":
+        shape, flops = f"matvec {n}x{n}, {n}", _flops(dt, 1, n, n, 1)
+    else:
+        shape, flops = f"vecmat {n}, {n}x{n}", _flops(dt, 1, 1, n, n)
+    return BenchCase(dt.name, shape, make, flops, function=function)
 
 
 def strided_case(dtype, n: int, step: int = 2, seed: int = 0) -> BenchCase:
@@ -593,17 +617,18 @@ class BenchResult:
 def run_case(case: BenchCase, *, repeats: int = 5, min_sample: float = 0.02,
              budget: Optional[float] = None, settle: float = 0.05,
              check: bool = True) -> BenchResult:
-    """Times gufunc_matmul.matmul and numpy.matmul on one case.  With check,
-    first makes sure both give the same shape and dtype."""
-    ours = _ours()
+    """Times gufunc_matmul.matmul and numpy.matmul (or the case's other
+    function) on one case.  With check, first makes sure both give the same
+    shape and dtype."""
+    ours, theirs = _ours(case.function), getattr(np, case.function)
     a, b = case.make()
     if check:
-        r_ours, r_ref = ours(a, b), np.matmul(a, b)
+        r_ours, r_ref = ours(a, b), theirs(a, b)
         if np.shape(r_ours) != np.shape(r_ref) or np.result_type(r_ours) != np.result_type(r_ref):
             raise SelfCheckError(f"{case.label}: result {_describe(r_ours)}, "
                                  f"numpy gives {_describe(r_ref)}")
         del r_ours, r_ref
-    timing = time_pair(lambda: ours(a, b), lambda: np.matmul(a, b),
+    timing = time_pair(lambda: ours(a, b), lambda: theirs(a, b),
                        repeats=repeats, min_sample=min_sample, budget=budget, settle=settle)
     return BenchResult(case, timing)
 
