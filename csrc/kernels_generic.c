@@ -118,6 +118,13 @@ GM_DEFINE_ACCESS(ld, long double)
 #undef LOAD
 #undef STORE
 
+/* long double on x87 has 8 registers: a 2 x 2 tile keeps its 4 sums,
+ * 2 elements of A and one of B in them (4 x 4 spilled every sum: 2.5x
+ * slower). */
+#undef MR
+#undef NR
+#define MR 2
+#define NR 2
 #define NAME ld
 #define PACK_T long double
 #define LOAD(p) get_ld(p)
@@ -146,6 +153,12 @@ GM_DEFINE_ACCESS(ld, long double)
 #undef NAME
 #undef REAL_T
 
+/* Complex long double: one element of C (2 sums, 2 parts of A, 2 of B)
+ * is what x87's 8 registers hold; 2 x 2 spilled (1.7x slower). */
+#undef MR
+#undef NR
+#define MR 1
+#define NR 1
 #define NAME cld
 #define REAL_T long double
 #include "generic_complex.inc"
