@@ -35,8 +35,9 @@ import warnings
 import numpy as np
 
 NUMERIC = "?bBhHiIlLqQefdgFDG"
-FUNCS = ("matmul", "matmul", "matmul", "matmul", "matmul", "matmul", "matmul",
-         "vecdot", "matvec", "vecmat")
+FUNCS = tuple(name for name in ("matmul", "matmul", "matmul", "matmul", "matmul",
+                                 "matmul", "matmul", "vecdot", "matvec", "vecmat")
+              if hasattr(np, name))   # NumPy 1.x has no vecdot, matvec, vecmat
 #: Most multiply-adds of one case (a few blocked products per hundred).
 MAX_WORK = 400_000
 FILL = 0xA5

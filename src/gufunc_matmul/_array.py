@@ -54,13 +54,21 @@ def _operand(obj):
     return obj.view(_Operand) if isinstance(obj, MatmulArray) else obj
 
 
+# NumPy 2 tells __array_wrap__ when a 0-d result is to be a scalar; NumPy
+# 1.x never does and keeps 0-d subclass arrays, where ndarray gives scalars.
+_WRAP_GIVES_SCALARS = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
 def _wrap(result, given_out):
     """One ufunc result: the caller's own ``out`` array when there was one,
-    a MatmulArray where NumPy chose the MatmulArray operand's type, and
-    anything else (NumPy scalars, other subclasses) as it is."""
+    a MatmulArray where NumPy chose the MatmulArray operand's type (a NumPy
+    scalar for 0-d, as for ndarray), and anything else (NumPy scalars, other
+    subclasses) as it is."""
     if given_out is not None:
         return given_out
     if isinstance(result, _Operand):
+        if result.ndim == 0 and not _WRAP_GIVES_SCALARS:
+            return result[()]
         return result.view(MatmulArray)
     return result
 
