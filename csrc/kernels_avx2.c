@@ -149,6 +149,30 @@ GM_INLINE void pack_copy(const char *src, ptrdiff_t rs, ptrdiff_t ds,
                 }
                 p = depth & ~(ptrdiff_t)3;
             }
+            else if (es == 4 && panel == 6) {
+                /* float A panels: rows 0-3 by 4x4 transposes, rows 4-5
+                 * interleaved in pairs */
+                for (ptrdiff_t q = 0; q + 4 <= depth; q += 4) {
+                    __m128 r0 = _mm_loadu_ps((const float *)(const void *)(rp[0] + q * 4));
+                    __m128 r1 = _mm_loadu_ps((const float *)(const void *)(rp[1] + q * 4));
+                    __m128 r2 = _mm_loadu_ps((const float *)(const void *)(rp[2] + q * 4));
+                    __m128 r3 = _mm_loadu_ps((const float *)(const void *)(rp[3] + q * 4));
+                    const __m128 r4 = _mm_loadu_ps((const float *)(const void *)(rp[4] + q * 4));
+                    const __m128 r5 = _mm_loadu_ps((const float *)(const void *)(rp[5] + q * 4));
+                    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                    const __m128 lo = _mm_unpacklo_ps(r4, r5), hi = _mm_unpackhi_ps(r4, r5);
+                    float *d = (float *)(void *)dst + q * 6;
+                    _mm_storeu_ps(d, r0);
+                    _mm_storel_pi((__m64 *)(void *)(d + 4), lo);
+                    _mm_storeu_ps(d + 6, r1);
+                    _mm_storeh_pi((__m64 *)(void *)(d + 10), lo);
+                    _mm_storeu_ps(d + 12, r2);
+                    _mm_storel_pi((__m64 *)(void *)(d + 16), hi);
+                    _mm_storeu_ps(d + 18, r3);
+                    _mm_storeh_pi((__m64 *)(void *)(d + 22), hi);
+                }
+                p = depth & ~(ptrdiff_t)3;
+            }
             else if (es == 4 && panel % 8 == 0) {
                 for (int i = 0; i < panel; i += 8) {
                     for (ptrdiff_t q = 0; q + 8 <= depth; q += 8) {
