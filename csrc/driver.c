@@ -450,7 +450,11 @@ static void compute(const gm_problem *problem, int conjugate,
      * direct path streams the operands once. */
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1);
     const int vector = few_rows || problem->n == 1;
-    const int blocked = problem->k > 0 && !vector && flops > kern->direct_max_flops;
+    /* Few columns and a short depth (points @ a 3 x 3 matrix): blocked
+     * tiles would be mostly padding, the direct path reads A once. */
+    const int narrow = 2 * problem->n <= kern->nr && problem->k <= 16;
+    const int blocked = problem->k > 0 && !vector && !narrow
+                        && flops > kern->direct_max_flops;
     /* (Seen transposed, conj(A) would be the other operand.) */
     const gm_problem oriented = vector && !conjugate
                                 ? vector_orientation(problem, gm_item_size(problem->type))

@@ -129,8 +129,12 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
             const ptrdiff_t full = bytes - bytes % VB;                        \
             const MASK_T mk = MASKOF((bytes - full) / (ptrdiff_t)sizeof(R));     \
             const char *bj = b + j0 * ES;                                     \
+            /* only the vectors this block uses: a 3 x 3 product must not \
+             * clear 4 KiB per row */                                       \
+            const size_t used = (size_t)(full < bytes ? full + VB : full);    \
             for (ptrdiff_t i = 0; i < m; ++i) {                               \
-                memset(acc[i], 0, sizeof acc[i]);                             \
+                memset(acc[i][0], 0, used);                                   \
+                memset(acc[i][1], 0, used);                                   \
             }                                                                 \
             ptrdiff_t p = 0;                                                  \
             for (; p + 2 <= k; p += 2) {                                      \
