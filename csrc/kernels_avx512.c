@@ -141,8 +141,8 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
 #define DEFINE_DIRECT(NAME, T, VEC, LANES, MASK_T, SET1, MASKZ_LOADU, FMADD,  \
                       ZERO, MASK_STOREU, LOAD_SCALAR, STORE_SCALAR, LOADU,    \
                       ADD, REDUCE, STOREU, MASK_FMADD, FAMILY)                \
-    /* Rows [i0, i0 + ROWS) of C, columns from j0 in NV vectors: one     \
-     * chain of multiply-adds per vector and row, ROWS x NV chains        \
+    /* Rows [i0, i0 + rows) of C, columns from j0 in nv vectors: one     \
+     * chain of multiply-adds per vector and row, rows x nv chains        \
      * in flight together. */                                             \
     static inline __attribute__((always_inline)) void NAME##_rows_block(      \
         const gm_problem *pr, const char *a, const char *b, char *c,          \
@@ -322,61 +322,57 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
             }                                                                 \
         }                                                                     \
     }                                                                         \
-    /* Matrix @ vector with contiguous rows: dot products, four vectors of \
-     * partial sums each (summed in another order than p = 0, 1, ...).    \
-     * Four rows at a time keep four streams from memory in flight; each  \
-     * row's sums are the same whichever group it falls in.               \
-     */                                                                   \
+    /* Rows [i0, i0 + rows) of a matrix-vector product with contiguous    \
+     * rows: dot products, four vectors of partial sums each (summed in   \
+     * another order than p = 0, 1, ...), the same for a row whichever    \
+     * group it falls in. */                                              \
+    static inline __attribute__((always_inline)) void NAME##_dots_rows(       \
+        const gm_problem *pr, const char *a, const char *b, char *c,          \
+        ptrdiff_t i0, const int rows)                                         \
+    {                                                                         \
+        enum { VB = LANES * sizeof(T) };                                      \
+        const char *row[4];                                                   \
+        VEC t[4][4];                                                          \
+        for (int q = 0; q < rows; ++q) {                                      \
+            row[q] = a + (i0 + q) * pr->a.row_stride;                         \
+            t[q][0] = t[q][1] = t[q][2] = t[q][3] = ZERO();                   \
+        }                                                                     \
+        ptrdiff_t p = 0;                                                      \
+        for (; p + 4 * LANES <= pr->k; p += 4 * LANES) {                      \
+            const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                     \
+            for (int u = 0; u < 4; ++u) {                                     \
+                const VEC bv = LOADU(b + o + u * VB);                         \
+                for (int q = 0; q < rows; ++q) {                              \
+                    t[q][u] = FMADD(LOADU(row[q] + o + u * VB), bv, t[q][u]); \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+        for (; p < pr->k; p += LANES) {                                       \
+            const ptrdiff_t left = pr->k - p;                                 \
+            const MASK_T mask = left >= LANES ? (MASK_T)~(MASK_T)0            \
+                              : (MASK_T)(((MASK_T)1 << left) - 1);            \
+            const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                     \
+            const VEC bv = MASKZ_LOADU(mask, b + o);                          \
+            for (int q = 0; q < rows; ++q) {                                  \
+                t[q][0] = FMADD(MASKZ_LOADU(mask, row[q] + o), bv, t[q][0]);  \
+            }                                                                 \
+        }                                                                     \
+        for (int q = 0; q < rows; ++q) {                                      \
+            STORE_SCALAR(c + (i0 + q) * pr->c.row_stride,                     \
+                         REDUCE(ADD(ADD(t[q][0], t[q][1]),                    \
+                                    ADD(t[q][2], t[q][3]))));                 \
+        }                                                                     \
+    }                                                                         \
+    /* Four rows at a time keep four streams from memory in flight. */     \
     static void NAME##_dots(const gm_problem *pr, const char *a,              \
                             const char *b, char *c)                           \
     {                                                                         \
-        enum { VB = LANES * sizeof(T), ROWS = 4 };                            \
-        for (ptrdiff_t i0 = 0; i0 < pr->m; i0 += ROWS) {                      \
-            const int live = pr->m - i0 < ROWS ? (int)(pr->m - i0) : ROWS;    \
-            const char *row[ROWS];                                            \
-            VEC t[ROWS][4];                                                   \
-            for (int q = 0; q < ROWS; ++q) {                                  \
-                row[q] = a + (i0 + (q < live ? q : 0)) * pr->a.row_stride;    \
-                t[q][0] = t[q][1] = t[q][2] = t[q][3] = ZERO();               \
-            }                                                                 \
-            ptrdiff_t p = 0;                                                  \
-            if (live == ROWS) {                                               \
-                for (; p + 4 * LANES <= pr->k; p += 4 * LANES) {              \
-                    const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);             \
-                    for (int u = 0; u < 4; ++u) {                             \
-                        const VEC bv = LOADU(b + o + u * VB);                 \
-                        for (int q = 0; q < ROWS; ++q) {                      \
-                            t[q][u] = FMADD(LOADU(row[q] + o + u * VB), bv, t[q][u]); \
-                        }                                                     \
-                    }                                                         \
-                }                                                             \
-            }                                                                 \
-            else {                                                            \
-                for (; p + 4 * LANES <= pr->k; p += 4 * LANES) {              \
-                    const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);             \
-                    for (int u = 0; u < 4; ++u) {                             \
-                        const VEC bv = LOADU(b + o + u * VB);                 \
-                        for (int q = 0; q < live; ++q) {                      \
-                            t[q][u] = FMADD(LOADU(row[q] + o + u * VB), bv, t[q][u]); \
-                        }                                                     \
-                    }                                                         \
-                }                                                             \
-            }                                                                 \
-            for (; p < pr->k; p += LANES) {                                   \
-                const ptrdiff_t left = pr->k - p;                             \
-                const MASK_T mask = left >= LANES ? (MASK_T)~(MASK_T)0        \
-                                  : (MASK_T)(((MASK_T)1 << left) - 1);        \
-                const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                 \
-                const VEC bv = MASKZ_LOADU(mask, b + o);                      \
-                for (int q = 0; q < live; ++q) {                              \
-                    t[q][0] = FMADD(MASKZ_LOADU(mask, row[q] + o), bv, t[q][0]); \
-                }                                                             \
-            }                                                                 \
-            for (int q = 0; q < live; ++q) {                                  \
-                STORE_SCALAR(c + (i0 + q) * pr->c.row_stride,                 \
-                             REDUCE(ADD(ADD(t[q][0], t[q][1]),                \
-                                        ADD(t[q][2], t[q][3]))));             \
-            }                                                                 \
+        ptrdiff_t i0 = 0;                                                     \
+        for (; i0 + 4 <= pr->m; i0 += 4) {                                    \
+            NAME##_dots_rows(pr, a, b, c, i0, 4);                             \
+        }                                                                     \
+        for (; i0 < pr->m; ++i0) {                                            \
+            NAME##_dots_rows(pr, a, b, c, i0, 1);                             \
         }                                                                     \
     }                                                                         \
     static void NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)   \
