@@ -439,17 +439,22 @@ static void compute(const gm_problem *problem, int conjugate,
                     atomic_int *fp_flags)
 {
     const gm_family family = gm_family_of(problem->type);
-    gm_kernel conj_kern;
     const gm_kernel *kern = gm_kernel_for(family);
-    if (conjugate) {
-        conj_kern = conjugating(kern, family);
-        kern = &conj_kern;
-    }
     const double flops = (double)problem->m * (double)problem->n * (double)problem->k;
     /* A vector operand, or too few rows to reuse packed panels: the
      * direct path streams the operands once. */
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1);
     const int vector = few_rows || problem->n == 1;
+    /* A matrix of few columns: narrower tiles, where the set has them. */
+    if (!vector && kern->narrow != NULL && *kern->narrow != NULL
+            && 2 * problem->n <= kern->nr) {
+        kern = *kern->narrow;
+    }
+    gm_kernel conj_kern;
+    if (conjugate) {
+        conj_kern = conjugating(kern, family);
+        kern = &conj_kern;
+    }
     /* Few columns and a short depth (points @ a 3 x 3 matrix): blocked
      * tiles would be mostly padding, the direct path reads A once. */
     const int narrow = 2 * problem->n <= kern->nr && problem->k <= 16;

@@ -83,6 +83,10 @@ typedef struct gm_kernel {
      * cost more than it saves. */
     double direct_max_flops;
     int direct_max_rows;
+    /* Optional: a set with narrower tiles for products of at most nr / 2
+     * columns, which would be mostly padding here (a table entry, so that
+     * it can name another instruction set's kernel). */
+    const struct gm_kernel *const *narrow;
 } gm_kernel;
 
 enum { GM_C_SAME, GM_C_WRAP, GM_C_WIDE };

@@ -494,6 +494,7 @@ static const gm_kernel avx512_f64 = {
     .direct = direct_f64,
     .direct_max_flops = 24.0 * 24.0 * 24.0,
     .direct_max_rows = 4,
+    .narrow = &gm_avx2_kernels[GM_FAM_F64],
 };
 
 static const gm_kernel avx512_f32 = {
@@ -508,6 +509,7 @@ static const gm_kernel avx512_f32 = {
     .direct = direct_f32,
     .direct_max_flops = 32.0 * 32.0 * 32.0,
     .direct_max_rows = 4,
+    .narrow = &gm_avx2_kernels[GM_FAM_F32],
 };
 
 static const gm_kernel avx512_f16 = {
