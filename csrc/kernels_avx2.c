@@ -445,30 +445,10 @@ GM_INLINE __m256i mask_ps(ptrdiff_t live)
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* ------------------------------------------------------------------------
- * Streaming forms of the direct path, for the matrix-vector shapes the
- * driver always sends here (split over threads by rows or columns):
- *   - dots: each output is the dot product of a row contiguous along p
- *     with a vector contiguous along p (n == 1 with C-order A, or m == 1
- *     with Fortran-order B).  Four rows per pass share the vector loads;
- *     two vector accumulators per row, summed horizontally at the end
- *     (another order than p = 0, 1, ..., like any BLAS dot).
- *   - axpy: m <= 4 rows of C, columns of B and C contiguous (m == 1 with
- *     C-order B, or n == 1 with Fortran-order A seen transposed).  For a
- *     block of columns that stays in L1: C block = 0, then for each p,
- *     C block += S(i, p) * B row p, so B streams as long contiguous row
- *     segments and each element is still summed in the order p = 0, 1, ...
- * Masked loads never touch lanes past the operands.
- * ---------------------------------------------------------------------- */
-#define GM_AXPY_BLOCK_BYTES 16384
+/* The streaming forms of the direct path (gm_stream.h): column blocks
+ * of this many bytes of C, up to this many rows at a time. */
+#define GM_AXPY_BLOCK_BYTES 8192
 #define GM_AXPY_MAX_ROWS 4
-
-typedef void (*gm_dots_fn)(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,
-                           const char *vec, ptrdiff_t k, char *out,
-                           ptrdiff_t os);
-typedef void (*gm_axpy_fn)(const char *s, ptrdiff_t si, ptrdiff_t sp,
-                           ptrdiff_t m, const char *b, ptrdiff_t brs,
-                           ptrdiff_t n, ptrdiff_t k, char *c, ptrdiff_t crs);
 
 GM_INLINE double hsum_pd(__m256d v)
 {
@@ -502,186 +482,10 @@ GM_INLINE __m256i stream_mask(ptrdiff_t live, const int lanes)
     return lanes == 4 ? mask_pd(live) : mask_ps(live);
 }
 
-/*
- * T: element; VEC: vector; LANES; ES = sizeof(T).  LOADU(p), MLOAD(p, mask)
- * read from a char pointer; SET1(p) broadcasts the element at p; MADD(x, y,
- * acc) = acc + x * y; HSUM(v) sums the lanes to T; PUT(p, v) stores one.
- */
-#define GM_DEFINE_STREAM(NAME, T, VEC, LANES, ZERO, LOADU, MLOAD, STOREU,    \
-                         SET1, MADD, ADD, HSUM, PUT)                          \
-    static void NAME##_dots(const char *rows, ptrdiff_t rs, ptrdiff_t nrows, \
-                            const char *vec, ptrdiff_t k, char *out,          \
-                            ptrdiff_t os)                                     \
-    {                                                                         \
-        enum { ES = sizeof(T), VB = LANES * sizeof(T) };                      \
-        ptrdiff_t r = 0;                                                      \
-        for (; r + 4 <= nrows; r += 4) {                                      \
-            const char *r0 = rows + r * rs, *r1 = r0 + rs;                    \
-            const char *r2 = r1 + rs, *r3 = r2 + rs;                          \
-            VEC s00 = ZERO(), s01 = ZERO(), s10 = ZERO(), s11 = ZERO();       \
-            VEC s20 = ZERO(), s21 = ZERO(), s30 = ZERO(), s31 = ZERO();       \
-            ptrdiff_t o = 0;                                                  \
-            const ptrdiff_t end = k * ES;                                     \
-            for (; o + 2 * VB <= end; o += 2 * VB) {                          \
-                const VEC y0 = LOADU(vec + o), y1 = LOADU(vec + o + VB);      \
-                s00 = MADD(LOADU(r0 + o), y0, s00);                           \
-                s01 = MADD(LOADU(r0 + o + VB), y1, s01);                      \
-                s10 = MADD(LOADU(r1 + o), y0, s10);                           \
-                s11 = MADD(LOADU(r1 + o + VB), y1, s11);                      \
-                s20 = MADD(LOADU(r2 + o), y0, s20);                           \
-                s21 = MADD(LOADU(r2 + o + VB), y1, s21);                      \
-                s30 = MADD(LOADU(r3 + o), y0, s30);                           \
-                s31 = MADD(LOADU(r3 + o + VB), y1, s31);                      \
-            }                                                                 \
-            for (; o < end; o += VB) {                                        \
-                const __m256i mk = stream_mask((end - o) / ES, LANES);        \
-                const VEC y = MLOAD(vec + o, mk);                             \
-                s00 = MADD(MLOAD(r0 + o, mk), y, s00);                        \
-                s10 = MADD(MLOAD(r1 + o, mk), y, s10);                        \
-                s20 = MADD(MLOAD(r2 + o, mk), y, s20);                        \
-                s30 = MADD(MLOAD(r3 + o, mk), y, s30);                        \
-            }                                                                 \
-            PUT(out + r * os, HSUM(ADD(s00, s01)));                           \
-            PUT(out + (r + 1) * os, HSUM(ADD(s10, s11)));                     \
-            PUT(out + (r + 2) * os, HSUM(ADD(s20, s21)));                     \
-            PUT(out + (r + 3) * os, HSUM(ADD(s30, s31)));                     \
-        }                                                                     \
-        /* The rows left over: as each of the four above, so that a row's     \
-         * sum does not depend on how the rows were split. */                 \
-        for (; r < nrows; ++r) {                                              \
-            const char *r0 = rows + r * rs;                                   \
-            VEC s0 = ZERO(), s1 = ZERO();                                     \
-            ptrdiff_t o = 0;                                                  \
-            const ptrdiff_t end = k * ES;                                     \
-            for (; o + 2 * VB <= end; o += 2 * VB) {                          \
-                s0 = MADD(LOADU(r0 + o), LOADU(vec + o), s0);                 \
-                s1 = MADD(LOADU(r0 + o + VB), LOADU(vec + o + VB), s1);       \
-            }                                                                 \
-            for (; o < end; o += VB) {                                        \
-                const __m256i mk = stream_mask((end - o) / ES, LANES);        \
-                s0 = MADD(MLOAD(r0 + o, mk), MLOAD(vec + o, mk), s0);         \
-            }                                                                 \
-            PUT(out + r * os, HSUM(ADD(s0, s1)));                             \
-        }                                                                     \
-    }                                                                         \
-    static void NAME##_axpy(const char *s, ptrdiff_t si, ptrdiff_t sp,        \
-                            ptrdiff_t m, const char *b, ptrdiff_t brs,        \
-                            ptrdiff_t n, ptrdiff_t k, char *c, ptrdiff_t crs) \
-    {                                                                         \
-        enum { ES = sizeof(T), VB = LANES * sizeof(T),                        \
-               BLK = GM_AXPY_BLOCK_BYTES };                                   \
-        _Alignas(32) char acc[GM_AXPY_MAX_ROWS][GM_AXPY_BLOCK_BYTES];         \
-        for (ptrdiff_t j0 = 0; j0 < n; j0 += BLK / ES) {                      \
-            const ptrdiff_t bytes = min_pd(BLK / ES, n - j0) * ES;            \
-            const ptrdiff_t full = bytes - bytes % VB;                        \
-            const __m256i mk = stream_mask((bytes - full) / ES, LANES);       \
-            const char *bj = b + j0 * ES;                                     \
-            for (ptrdiff_t i = 0; i < m; ++i) {                               \
-                memset(acc[i], 0, (size_t)(full + (full < bytes ? VB : 0)));  \
-            }                                                                 \
-            ptrdiff_t p = 0;                                                  \
-            for (; p + 4 <= k; p += 4) {                                      \
-                const char *b0 = bj + p * brs, *b1 = b0 + brs;                \
-                const char *b2 = b1 + brs, *b3 = b2 + brs;                    \
-                for (ptrdiff_t i = 0; i < m; ++i) {                           \
-                    const char *si_ = s + i * si + p * sp;                    \
-                    const VEC x0 = SET1(si_), x1 = SET1(si_ + sp);            \
-                    const VEC x2 = SET1(si_ + 2 * sp), x3 = SET1(si_ + 3 * sp); \
-                    char *t = acc[i];                                         \
-                    ptrdiff_t o = 0;                                          \
-                    for (; o < full; o += VB) {                               \
-                        VEC v = LOADU(t + o);                                 \
-                        v = MADD(x0, LOADU(b0 + o), v);                       \
-                        v = MADD(x1, LOADU(b1 + o), v);                       \
-                        v = MADD(x2, LOADU(b2 + o), v);                       \
-                        v = MADD(x3, LOADU(b3 + o), v);                       \
-                        STOREU(t + o, v);                                     \
-                    }                                                         \
-                    if (o < bytes) {                                          \
-                        VEC v = LOADU(t + o);                                 \
-                        v = MADD(x0, MLOAD(b0 + o, mk), v);                   \
-                        v = MADD(x1, MLOAD(b1 + o, mk), v);                   \
-                        v = MADD(x2, MLOAD(b2 + o, mk), v);                   \
-                        v = MADD(x3, MLOAD(b3 + o, mk), v);                   \
-                        STOREU(t + o, v);                                     \
-                    }                                                         \
-                }                                                             \
-            }                                                                 \
-            for (; p < k; ++p) {                                              \
-                const char *b0 = bj + p * brs;                                \
-                for (ptrdiff_t i = 0; i < m; ++i) {                           \
-                    const VEC x0 = SET1(s + i * si + p * sp);                 \
-                    char *t = acc[i];                                         \
-                    ptrdiff_t o = 0;                                          \
-                    for (; o < full; o += VB) {                               \
-                        STOREU(t + o, MADD(x0, LOADU(b0 + o), LOADU(t + o))); \
-                    }                                                         \
-                    if (o < bytes) {                                          \
-                        STOREU(t + o, MADD(x0, MLOAD(b0 + o, mk), LOADU(t + o))); \
-                    }                                                         \
-                }                                                             \
-            }                                                                 \
-            for (ptrdiff_t i = 0; i < m; ++i) {                               \
-                memcpy(c + i * crs + j0 * ES, acc[i], (size_t)bytes);         \
-            }                                                                 \
-        }                                                                     \
-    }
+#define GM_MASK_LANES4(n) stream_mask((n), 4)
+#define GM_MASK_LANES8(n) stream_mask((n), 8)
 
-/* Runs one matrix of a direct-path problem on a streaming form when its
- * shape and layout fit one; returns 0 when none does. */
-GM_INLINE int stream_direct(const gm_problem *pr, const char *a, const char *b,
-                            char *c, const ptrdiff_t es, gm_dots_fn dots,
-                            gm_axpy_fn axpy, const int any_rows)
-{
-    const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
-    if (k == 0) {
-        return 0;
-    }
-    if (n == 1 && pr->a.col_stride == es && pr->b.row_stride == es) {
-        dots(a, pr->a.row_stride, m, b, k, c, pr->c.row_stride);
-        return 1;
-    }
-    if (m == 1 && pr->b.row_stride == es && pr->a.col_stride == es) {
-        dots(b, pr->b.col_stride, n, a, k, c, pr->c.col_stride);
-        return 1;
-    }
-    /* Complex takes every row count here: its other direct loop sums in
-     * another order, and the split of rows over threads must not change
-     * a result. */
-    if ((m <= GM_AXPY_MAX_ROWS || any_rows) && pr->b.col_stride == es
-            && pr->c.col_stride == es) {
-        for (ptrdiff_t i = 0; i < m; i += GM_AXPY_MAX_ROWS) {
-            axpy(a + i * pr->a.row_stride, pr->a.row_stride,
-                 pr->a.col_stride, min_pd(GM_AXPY_MAX_ROWS, m - i), b,
-                 pr->b.row_stride, n, k, c + i * pr->c.row_stride,
-                 pr->c.row_stride);
-        }
-        return 1;
-    }
-    if (n == 1 && pr->a.row_stride == es && pr->c.row_stride == es) {
-        axpy(b, 0, pr->b.row_stride, 1, a, pr->a.col_stride, m, k, c, 0);
-        return 1;
-    }
-    return 0;
-}
-
-/* Every matrix of [first, last) on a streaming form: 1, or 0 when the
- * layout fits none (then nothing was written; the layout is the same for
- * every matrix, so only the first can refuse). */
-GM_INLINE int stream_all(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last,
-                         const ptrdiff_t es, gm_dots_fn dots, gm_axpy_fn axpy,
-                         const int any_rows)
-{
-    for (ptrdiff_t s = first; s < last; ++s) {
-        if (!stream_direct(pr, pr->a.data + s * pr->a.batch_stride,
-                           pr->b.data + s * pr->b.batch_stride,
-                           pr->c.data + s * pr->c.batch_stride, es, dots,
-                           axpy, any_rows)) {
-            return 0;
-        }
-    }
-    return 1;
-}
+#include "gm_stream.h"
 
 #define GM_LOADU_PD(p) _mm256_loadu_pd((const double *)(const void *)(p))
 #define GM_MLOAD_PD(p, m) _mm256_maskload_pd((const double *)(const void *)(p), (m))
@@ -701,10 +505,12 @@ GM_INLINE int stream_all(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last,
 #define GM_SET1_EPI64(p) _mm256_set1_epi64x((long long)get_u64(p))
 #define GM_MADD_EPI32(x, y, t) _mm256_add_epi32((t), _mm256_mullo_epi32((x), (y)))
 
-GM_DEFINE_STREAM(stream_f64, double, __m256d, 4, _mm256_setzero_pd,
+GM_DEFINE_STREAM(stream_f64, double, __m256d, 4, __m256i, GM_MASK_LANES4,
+                 _mm256_setzero_pd,
                  GM_LOADU_PD, GM_MLOAD_PD, GM_STOREU_PD, GM_SET1_PD, GM_FMA_PD,
                  _mm256_add_pd, hsum_pd, put_f64)
-GM_DEFINE_STREAM(stream_f32, float, __m256, 8, _mm256_setzero_ps,
+GM_DEFINE_STREAM(stream_f32, float, __m256, 8, __m256i, GM_MASK_LANES8,
+                 _mm256_setzero_ps,
                  GM_LOADU_PS, GM_MLOAD_PS, GM_STOREU_PS, GM_SET1_PS, GM_FMA_PS,
                  _mm256_add_ps, hsum_ps, put_f32)
 
@@ -1125,7 +931,8 @@ static void micro_i32_6x16(ptrdiff_t depth, const void *a_panel,
 GM_DEFINE_PACK_COPY(pack_i32, 4, 6, 16)
 GM_DEFINE_STORE_LOAD_COPY(i32, 4)
 GM_DEFINE_DIRECT_SCALAR(direct_i32_scalar, uint32_t, get_u32, put_u32, MADD_SUM)
-GM_DEFINE_STREAM(stream_i32, uint32_t, __m256i, 8, _mm256_setzero_si256,
+GM_DEFINE_STREAM(stream_i32, uint32_t, __m256i, 8, __m256i, GM_MASK_LANES8,
+                 _mm256_setzero_si256,
                  GM_LOADU_SI, GM_MLOAD_EPI32, GM_STOREU_SI, GM_SET1_EPI32,
                  GM_MADD_EPI32, _mm256_add_epi32, hsum_epi32, put_u32)
 
@@ -1485,7 +1292,8 @@ GM_INLINE __m256i madd_i64(__m256i x, __m256i y, __m256i t)
     return _mm256_add_epi64(t, mul_i64(x, _mm256_srli_epi64(x, 32), y,
                                        _mm256_srli_epi64(y, 32)));
 }
-GM_DEFINE_STREAM(stream_i64, uint64_t, __m256i, 4, _mm256_setzero_si256,
+GM_DEFINE_STREAM(stream_i64, uint64_t, __m256i, 4, __m256i, GM_MASK_LANES4,
+                 _mm256_setzero_si256,
                  GM_LOADU_SI, GM_MLOAD_EPI64, GM_STOREU_SI, GM_SET1_EPI64,
                  madd_i64, _mm256_add_epi64, hsum_epi64, put_u64)
 
@@ -1613,19 +1421,15 @@ GM_DEFINE_PACK_COPY(pack_c64, 8, 3, 8)
 GM_DEFINE_STORE_LOAD_COPY(c128, 16)
 GM_DEFINE_STORE_LOAD_COPY(c64, 8)
 
-#include "gm_stream_complex.h"
-
-#define GM_MASK_C128(n) stream_mask((n), 4)
-#define GM_MASK_C64(n) stream_mask((n), 8)
 #define GM_SWAP_PD(v) _mm256_permute_pd((v), 0x5)
 #define GM_SWAP_PS(v) _mm256_permute_ps((v), 0xB1)
-GM_DEFINE_STREAM_COMPLEX(stream_c128, double, __m256d, 4, __m256i, GM_MASK_C128,
+GM_DEFINE_STREAM_COMPLEX(stream_c128, double, __m256d, 4, __m256i, GM_MASK_LANES4,
                          _mm256_setzero_pd,
                          GM_LOADU_PD, GM_MLOAD_PD, GM_STOREU_PD, GM_SET1_PD,
                          GM_FMA_PD, _mm256_mul_pd, _mm256_add_pd, GM_SWAP_PD,
                          _mm256_addsub_pd, hsum_pd,
                          _mm256_setr_pd(1.0, -1.0, 1.0, -1.0))
-GM_DEFINE_STREAM_COMPLEX(stream_c64, float, __m256, 8, __m256i, GM_MASK_C64,
+GM_DEFINE_STREAM_COMPLEX(stream_c64, float, __m256, 8, __m256i, GM_MASK_LANES8,
                          _mm256_setzero_ps,
                          GM_LOADU_PS, GM_MLOAD_PS, GM_STOREU_PS, GM_SET1_PS,
                          GM_FMA_PS, _mm256_mul_ps, _mm256_add_ps, GM_SWAP_PS,

@@ -1,20 +1,225 @@
 /*
- * Streaming forms of the direct path for complex types, shared by the
- * AVX2 and AVX-512 kernel sets (each includes this header once, compiled
- * for its own instruction set, after defining min_pd, GM_AXPY_BLOCK_BYTES
- * and GM_AXPY_MAX_ROWS).
+ * Streaming forms of the direct path, shared by the AVX2 and AVX-512
+ * kernel sets: each includes this header once, compiled for its own
+ * instruction set, after defining min_pd, GM_AXPY_BLOCK_BYTES and
+ * GM_AXPY_MAX_ROWS, and instantiates the macros with its vectors.
  *
- * The same forms serve C = conj(A) @ B (vecdot, vecmat) at no extra cost:
+ * The complex forms serve C = conj(A) @ B (vecdot, vecmat) at no extra cost:
  * dots only change how the lane sums combine at the end, and axpy
  * multiplies the imaginary parts of A by -1, an exact negation.
  */
-#ifndef GM_STREAM_COMPLEX_H
-#define GM_STREAM_COMPLEX_H
+#ifndef GM_STREAM_H
+#define GM_STREAM_H
 
 #include <stddef.h>
 #include <string.h>
 
 #include "gufunc_matmul.h"
+
+/* ------------------------------------------------------------------------
+ * The forms, for the matrix-vector shapes the driver always sends here
+ * (split over threads by rows or columns):
+ *   - dots: each output is the dot product of a row contiguous along p
+ *     with a vector contiguous along p (n == 1 with C-order A, or m == 1
+ *     with Fortran-order B).  Four rows per pass share the vector loads;
+ *     two vector accumulators per row, summed horizontally at the end
+ *     (another order than p = 0, 1, ..., like any BLAS dot).
+ *   - axpy: m <= 4 rows of C, columns of B and C contiguous (m == 1 with
+ *     C-order B, or n == 1 with Fortran-order A seen transposed).  For a
+ *     block of columns that stays in L1: C block = 0, then for each p,
+ *     C block += S(i, p) * B row p, so B streams as long contiguous row
+ *     segments and each element is still summed in the order p = 0, 1, ...
+ * Masked loads never touch lanes past the operands.
+ * ---------------------------------------------------------------------- */
+
+typedef void (*gm_dots_fn)(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,
+                           const char *vec, ptrdiff_t k, char *out,
+                           ptrdiff_t os);
+typedef void (*gm_axpy_fn)(const char *s, ptrdiff_t si, ptrdiff_t sp,
+                           ptrdiff_t m, const char *b, ptrdiff_t brs,
+                           ptrdiff_t n, ptrdiff_t k, char *c, ptrdiff_t crs);
+
+/*
+ * T: element; VEC: vector of LANES elements; MASK_T, MASKOF(n): the mask
+ * type and the mask of the first n lanes.  LOADU(p), MLOAD(p, mask) read
+ * from a char pointer; SET1(p) broadcasts the element at p; MADD(x, y,
+ * acc) = acc + x * y; HSUM(v) sums the lanes to T; PUT(p, v) stores one.
+ */
+#define GM_DEFINE_STREAM(NAME, T, VEC, LANES, MASK_T, MASKOF, ZERO, LOADU, MLOAD, STOREU,    \
+                         SET1, MADD, ADD, HSUM, PUT)                          \
+    static void NAME##_dots(const char *rows, ptrdiff_t rs, ptrdiff_t nrows, \
+                            const char *vec, ptrdiff_t k, char *out,          \
+                            ptrdiff_t os)                                     \
+    {                                                                         \
+        enum { ES = sizeof(T), VB = LANES * sizeof(T) };                      \
+        ptrdiff_t r = 0;                                                      \
+        for (; r + 4 <= nrows; r += 4) {                                      \
+            const char *r0 = rows + r * rs, *r1 = r0 + rs;                    \
+            const char *r2 = r1 + rs, *r3 = r2 + rs;                          \
+            VEC s00 = ZERO(), s01 = ZERO(), s10 = ZERO(), s11 = ZERO();       \
+            VEC s20 = ZERO(), s21 = ZERO(), s30 = ZERO(), s31 = ZERO();       \
+            ptrdiff_t o = 0;                                                  \
+            const ptrdiff_t end = k * ES;                                     \
+            for (; o + 2 * VB <= end; o += 2 * VB) {                          \
+                const VEC y0 = LOADU(vec + o), y1 = LOADU(vec + o + VB);      \
+                s00 = MADD(LOADU(r0 + o), y0, s00);                           \
+                s01 = MADD(LOADU(r0 + o + VB), y1, s01);                      \
+                s10 = MADD(LOADU(r1 + o), y0, s10);                           \
+                s11 = MADD(LOADU(r1 + o + VB), y1, s11);                      \
+                s20 = MADD(LOADU(r2 + o), y0, s20);                           \
+                s21 = MADD(LOADU(r2 + o + VB), y1, s21);                      \
+                s30 = MADD(LOADU(r3 + o), y0, s30);                           \
+                s31 = MADD(LOADU(r3 + o + VB), y1, s31);                      \
+            }                                                                 \
+            for (; o < end; o += VB) {                                        \
+                const MASK_T mk = MASKOF((end - o) / ES);        \
+                const VEC y = MLOAD(vec + o, mk);                             \
+                s00 = MADD(MLOAD(r0 + o, mk), y, s00);                        \
+                s10 = MADD(MLOAD(r1 + o, mk), y, s10);                        \
+                s20 = MADD(MLOAD(r2 + o, mk), y, s20);                        \
+                s30 = MADD(MLOAD(r3 + o, mk), y, s30);                        \
+            }                                                                 \
+            PUT(out + r * os, HSUM(ADD(s00, s01)));                           \
+            PUT(out + (r + 1) * os, HSUM(ADD(s10, s11)));                     \
+            PUT(out + (r + 2) * os, HSUM(ADD(s20, s21)));                     \
+            PUT(out + (r + 3) * os, HSUM(ADD(s30, s31)));                     \
+        }                                                                     \
+        /* The rows left over: as each of the four above, so that a row's     \
+         * sum does not depend on how the rows were split. */                 \
+        for (; r < nrows; ++r) {                                              \
+            const char *r0 = rows + r * rs;                                   \
+            VEC s0 = ZERO(), s1 = ZERO();                                     \
+            ptrdiff_t o = 0;                                                  \
+            const ptrdiff_t end = k * ES;                                     \
+            for (; o + 2 * VB <= end; o += 2 * VB) {                          \
+                s0 = MADD(LOADU(r0 + o), LOADU(vec + o), s0);                 \
+                s1 = MADD(LOADU(r0 + o + VB), LOADU(vec + o + VB), s1);       \
+            }                                                                 \
+            for (; o < end; o += VB) {                                        \
+                const MASK_T mk = MASKOF((end - o) / ES);                     \
+                s0 = MADD(MLOAD(r0 + o, mk), MLOAD(vec + o, mk), s0);         \
+            }                                                                 \
+            PUT(out + r * os, HSUM(ADD(s0, s1)));                             \
+        }                                                                     \
+    }                                                                         \
+    static void NAME##_axpy(const char *s, ptrdiff_t si, ptrdiff_t sp,        \
+                            ptrdiff_t m, const char *b, ptrdiff_t brs,        \
+                            ptrdiff_t n, ptrdiff_t k, char *c, ptrdiff_t crs) \
+    {                                                                         \
+        enum { ES = sizeof(T), VB = LANES * sizeof(T),                        \
+               BLK = GM_AXPY_BLOCK_BYTES };                                   \
+        _Alignas(64) char acc[GM_AXPY_MAX_ROWS][GM_AXPY_BLOCK_BYTES];         \
+        for (ptrdiff_t j0 = 0; j0 < n; j0 += BLK / ES) {                      \
+            const ptrdiff_t bytes = min_pd(BLK / ES, n - j0) * ES;            \
+            const ptrdiff_t full = bytes - bytes % VB;                        \
+            const MASK_T mk = MASKOF((bytes - full) / ES);       \
+            const char *bj = b + j0 * ES;                                     \
+            for (ptrdiff_t i = 0; i < m; ++i) {                               \
+                memset(acc[i], 0, (size_t)(full + (full < bytes ? VB : 0)));  \
+            }                                                                 \
+            ptrdiff_t p = 0;                                                  \
+            for (; p + 4 <= k; p += 4) {                                      \
+                const char *b0 = bj + p * brs, *b1 = b0 + brs;                \
+                const char *b2 = b1 + brs, *b3 = b2 + brs;                    \
+                for (ptrdiff_t i = 0; i < m; ++i) {                           \
+                    const char *si_ = s + i * si + p * sp;                    \
+                    const VEC x0 = SET1(si_), x1 = SET1(si_ + sp);            \
+                    const VEC x2 = SET1(si_ + 2 * sp), x3 = SET1(si_ + 3 * sp); \
+                    char *t = acc[i];                                         \
+                    ptrdiff_t o = 0;                                          \
+                    for (; o < full; o += VB) {                               \
+                        VEC v = LOADU(t + o);                                 \
+                        v = MADD(x0, LOADU(b0 + o), v);                       \
+                        v = MADD(x1, LOADU(b1 + o), v);                       \
+                        v = MADD(x2, LOADU(b2 + o), v);                       \
+                        v = MADD(x3, LOADU(b3 + o), v);                       \
+                        STOREU(t + o, v);                                     \
+                    }                                                         \
+                    if (o < bytes) {                                          \
+                        VEC v = LOADU(t + o);                                 \
+                        v = MADD(x0, MLOAD(b0 + o, mk), v);                   \
+                        v = MADD(x1, MLOAD(b1 + o, mk), v);                   \
+                        v = MADD(x2, MLOAD(b2 + o, mk), v);                   \
+                        v = MADD(x3, MLOAD(b3 + o, mk), v);                   \
+                        STOREU(t + o, v);                                     \
+                    }                                                         \
+                }                                                             \
+            }                                                                 \
+            for (; p < k; ++p) {                                              \
+                const char *b0 = bj + p * brs;                                \
+                for (ptrdiff_t i = 0; i < m; ++i) {                           \
+                    const VEC x0 = SET1(s + i * si + p * sp);                 \
+                    char *t = acc[i];                                         \
+                    ptrdiff_t o = 0;                                          \
+                    for (; o < full; o += VB) {                               \
+                        STOREU(t + o, MADD(x0, LOADU(b0 + o), LOADU(t + o))); \
+                    }                                                         \
+                    if (o < bytes) {                                          \
+                        STOREU(t + o, MADD(x0, MLOAD(b0 + o, mk), LOADU(t + o))); \
+                    }                                                         \
+                }                                                             \
+            }                                                                 \
+            for (ptrdiff_t i = 0; i < m; ++i) {                               \
+                memcpy(c + i * crs + j0 * ES, acc[i], (size_t)bytes);         \
+            }                                                                 \
+        }                                                                     \
+    }
+
+/* Runs one matrix of a direct-path problem on a streaming form when its
+ * shape and layout fit one; returns 0 when none does. */
+static inline __attribute__((always_inline)) int stream_direct(const gm_problem *pr, const char *a, const char *b,
+                            char *c, const ptrdiff_t es, gm_dots_fn dots,
+                            gm_axpy_fn axpy, const int any_rows)
+{
+    const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
+    if (k == 0) {
+        return 0;
+    }
+    if (n == 1 && pr->a.col_stride == es && pr->b.row_stride == es) {
+        dots(a, pr->a.row_stride, m, b, k, c, pr->c.row_stride);
+        return 1;
+    }
+    if (m == 1 && pr->b.row_stride == es && pr->a.col_stride == es) {
+        dots(b, pr->b.col_stride, n, a, k, c, pr->c.col_stride);
+        return 1;
+    }
+    /* Complex takes every row count here: its other direct loop sums in
+     * another order, and the split of rows over threads must not change
+     * a result. */
+    if ((m <= GM_AXPY_MAX_ROWS || any_rows) && pr->b.col_stride == es
+            && pr->c.col_stride == es) {
+        for (ptrdiff_t i = 0; i < m; i += GM_AXPY_MAX_ROWS) {
+            axpy(a + i * pr->a.row_stride, pr->a.row_stride,
+                 pr->a.col_stride, min_pd(GM_AXPY_MAX_ROWS, m - i), b,
+                 pr->b.row_stride, n, k, c + i * pr->c.row_stride,
+                 pr->c.row_stride);
+        }
+        return 1;
+    }
+    if (n == 1 && pr->a.row_stride == es && pr->c.row_stride == es) {
+        axpy(b, 0, pr->b.row_stride, 1, a, pr->a.col_stride, m, k, c, 0);
+        return 1;
+    }
+    return 0;
+}
+
+/* Every matrix of [first, last) on a streaming form: 1, or 0 when the
+ * layout fits none (then nothing was written; the layout is the same for
+ * every matrix, so only the first can refuse). */
+static inline __attribute__((always_inline)) int stream_all(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last,
+                         const ptrdiff_t es, gm_dots_fn dots, gm_axpy_fn axpy,
+                         const int any_rows)
+{
+    for (ptrdiff_t s = first; s < last; ++s) {
+        if (!stream_direct(pr, pr->a.data + s * pr->a.batch_stride,
+                           pr->b.data + s * pr->b.batch_stride,
+                           pr->c.data + s * pr->c.batch_stride, es, dots,
+                           axpy, any_rows)) {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 /* Which operand of a dot product is conjugated. */
 enum { GM_CONJ_NONE, GM_CONJ_ROWS, GM_CONJ_VEC };
@@ -241,4 +446,4 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
         return 1;                                                             \
     }
 
-#endif /* GM_STREAM_COMPLEX_H */
+#endif /* GM_STREAM_H */
