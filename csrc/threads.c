@@ -101,6 +101,7 @@ typedef struct job {
     atomic_ptrdiff_t next_unit;
     atomic_int next_slot;
     atomic_int fp_flags;
+    fenv_t env;   /* the caller's rounding mode and modes, for every thread */
 } job;
 
 static void run_units(job *j, int slot)
@@ -227,6 +228,10 @@ static void *worker_main(void *arg)
         if (j != NULL) {
             const int slot = atomic_fetch_add(&j->next_slot, 1);
             if (slot < j->max_slots) {   /* else enough threads on it */
+                /* Compute as the caller would: a worker started under
+                 * other modes (rounding, flush to zero) must not change
+                 * the rows it computes. */
+                fesetenv(&j->env);
                 feclearexcept(FE_ALL_EXCEPT);
                 run_units(j, slot);
                 atomic_fetch_or(&j->fp_flags, fetestexcept(FE_ALL_EXCEPT));
@@ -320,6 +325,7 @@ int gm_parallel_for(int threads, ptrdiff_t units, gm_unit_fn fn, void *ctx)
         run_units(&j, 0);
         return 0;
     }
+    fegetenv(&j.env);
     pthread_mutex_lock(&pool_lock);
     grow_pool(threads - 1);
     pthread_mutex_unlock(&pool_lock);

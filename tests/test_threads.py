@@ -1,6 +1,10 @@
 """Products large enough to be split over threads: numpy.matmul's results,
 bitwise identical for every thread count, and safe to call from several
 Python threads at once."""
+import ctypes
+import ctypes.util
+import platform
+import sys
 import threading
 
 import numpy as np
@@ -149,3 +153,28 @@ def test_set_num_threads_validates():
         with pytest.raises((ValueError, TypeError)):
             gufunc_matmul.set_num_threads(bad)
     assert gufunc_matmul.get_num_threads() >= 1
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+                    reason="rounding-mode constants of x86-64 glibc")
+def test_pool_threads_use_the_callers_rounding_mode(restore_threads):
+    """Rows computed on pool threads round as the calling thread does, so a
+    caller's rounding mode gives the same bits for every thread count."""
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    fe_upward = 0x800
+    a = make_values(np.float64, (300, 400), (5, 1.0, 0.0))
+    b = make_values(np.float64, (400, 200), (6, 1.0, 0.0))
+    gufunc_matmul.set_num_threads(4)
+    nearest = ours(a, b)            # pool threads start in the default mode
+    before = libm.fegetround()
+    assert libm.fesetround(fe_upward) == 0
+    try:
+        results = []
+        for n in THREAD_COUNTS:
+            gufunc_matmul.set_num_threads(n)
+            results.append(ours(a, b))
+    finally:
+        libm.fesetround(before)
+    for r in results[1:]:
+        assert_bitwise_equal(r, results[0])
+    assert not np.array_equal(results[0], nearest)   # the mode did apply
