@@ -135,6 +135,11 @@ static int workspace_alloc(workspace *ws, const gm_kernel *kern,
     for (int t = 0; t < threads; ++t) {
         ws->threads[t].a_pack = cursor;
         ws->threads[t].tile = cursor + a_bytes;
+        /* Edge tiles load only their live part into the spare tile, and
+         * the kernel adds to all of it: whatever malloc left in the rest
+         * (a signalling NaN, an x87 unnormal) would raise "invalid" and
+         * make the driver redo the product the plain way. */
+        memset(ws->threads[t].tile, 0, t_bytes);
         cursor += a_bytes + t_bytes;
     }
     return 0;

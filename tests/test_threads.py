@@ -178,3 +178,43 @@ def test_pool_threads_use_the_callers_rounding_mode(restore_threads):
     for r in results[1:]:
         assert_bitwise_equal(r, results[0])
     assert not np.array_equal(results[0], nearest)   # the mode did apply
+
+
+# A signalling NaN of each floating type, as bytes: garbage that raises
+# "invalid" when a kernel adds to it.
+SIGNALLING_NAN = {np.dtype(np.float32): np.uint32(0x7FA00000).tobytes(),
+                  np.dtype(np.float64): np.uint64(0x7FF4000000000000).tobytes()}
+
+
+def fill_freed_heap(pattern):
+    """Leaves freed heap blocks of many sizes full of `pattern`, which the
+    next allocations of similar sizes are likely to get back."""
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = []
+    for size in [m << e for e in range(10, 17) for m in (2, 3)]:
+        p = libc.malloc(size)
+        if p:
+            ctypes.memmove(p, pattern * (size // len(pattern)), size // len(pattern) * len(pattern))
+            blocks.append(p)
+    for p in blocks:
+        libc.free(p)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="frees through the C library")
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
+def test_same_bits_whatever_the_heap_held(dtype, threads, restore_threads):
+    """Edge tiles (20 is not a whole number of tiles) summed over several
+    depth blocks: the working memory's old contents must not change the
+    result, nor make the product take another path."""
+    a = make_values(dtype, (20, 3000), (1, 1.0, 0.0))
+    b = make_values(dtype, (3000, 20), (2, 1.0, 0.0))
+    gufunc_matmul.set_num_threads(threads)
+    clean = ours(a, b)
+    pattern = SIGNALLING_NAN[np.dtype(dtype.char.lower())]
+    for _ in range(5):
+        fill_freed_heap(pattern)
+        assert_bitwise_equal(ours(a, b), clean)
