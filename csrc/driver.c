@@ -410,19 +410,54 @@ static gm_problem transposed(const gm_problem *p)
     return t;
 }
 
-/* Vector products read the matrix fastest along its contiguous axis: a
- * matrix with contiguous columns times a vector becomes a vector times a
- * matrix with contiguous rows, and the other way round. */
-static gm_problem vector_orientation(const gm_problem *p, size_t item)
+/* Whether the direct path can stream this vector product with vector
+ * loads: a row of C across contiguous columns of B and C, or (n == 1) dot
+ * products of contiguous rows of A with a contiguous column of B. */
+static int streams_well(const gm_problem *p, ptrdiff_t item)
 {
-    const ptrdiff_t es = (ptrdiff_t)item;
-    if (p->n == 1 && p->m > 1 && p->a.col_stride != es && p->a.row_stride == es) {
-        return transposed(p);
+    if (p->n > 1) {
+        return p->b.col_stride == item && p->c.col_stride == item;
     }
-    if (p->m == 1 && p->n > 1 && p->b.col_stride != es && p->b.row_stride == es) {
-        return transposed(p);
+    return p->a.col_stride == item && p->b.row_stride == item;
+}
+
+/* A stack of dot products that share one vector is one matrix-vector
+ * product, which can be split over threads and streamed. */
+static gm_problem fold_shared_vector(const gm_problem *p)
+{
+    gm_problem f = *p;
+    if (p->m != 1 || p->n != 1 || p->batch < 2) {
+        return f;
     }
-    return *p;
+    if (p->b.batch_stride == 0) {
+        f.m = p->batch;
+        f.a.row_stride = p->a.batch_stride;
+        f.c.row_stride = p->c.batch_stride;
+        f.batch = 1;
+    }
+    else if (p->a.batch_stride == 0) {
+        f.n = p->batch;
+        f.b.col_stride = p->b.batch_stride;
+        f.c.col_stride = p->c.batch_stride;
+        f.batch = 1;
+    }
+    return f;
+}
+
+/* A vector product in the layout the direct path reads best: a matrix
+ * with contiguous columns times a vector becomes a vector times a matrix
+ * with contiguous rows, and the other way round.  Each element is still
+ * one sum over p, never split, so only the speed changes.  conj(A) would
+ * change sides when seen transposed: then only the fold. */
+static gm_problem vector_layout(const gm_problem *p, int conjugate)
+{
+    const gm_problem f = fold_shared_vector(p);
+    const ptrdiff_t item = (ptrdiff_t)gm_item_size(p->type);
+    if (conjugate || (f.m != 1 && f.n != 1) || streams_well(&f, item)) {
+        return f;
+    }
+    const gm_problem t = transposed(&f);
+    return streams_well(&t, item) ? t : f;
 }
 
 /* The kernel set seen through its conjugating direct path: every shape
@@ -465,11 +500,8 @@ static void compute(const gm_problem *problem, int conjugate,
     const int narrow = 2 * problem->n <= kern->nr && problem->k <= 16;
     const int blocked = problem->k > 0 && !vector && !narrow
                         && flops > kern->direct_max_flops;
-    /* (Seen transposed, conj(A) would be the other operand.) */
-    const gm_problem oriented = vector && !conjugate
-                                ? vector_orientation(problem, gm_item_size(problem->type))
-                                : *problem;
-    const gm_problem *p = &oriented;
+    const gm_problem laid_out = vector ? vector_layout(problem, conjugate) : *problem;
+    const gm_problem *p = &laid_out;
     /* A vector product reads each element of the matrix once: memory
      * bound, it gains from a second thread on a smaller problem. */
     const int threads = gm_threads_begin(flops * (double)p->batch

@@ -142,7 +142,6 @@ typedef struct ufunc_spec {
     const char *signature;
     const char *doc;
     decode_fn decode;
-    int vector;            /* a vector function: m or n is 1 */
     int conjugate_first;   /* complex and object: conj(first operand) */
     int empty_is_none;     /* object, k == 0: None (else the int 0) */
 } ufunc_spec;
@@ -153,91 +152,18 @@ typedef struct loop_entry {
     const numeric_type *numeric;   /* NULL for the object loop */
 } loop_entry;
 
-/* C^T = B^T A^T: the same products, summed in the same order. */
-static gm_problem transposed(const gm_problem *p)
-{
-    gm_problem t = *p;
-    t.m = p->n;
-    t.n = p->m;
-    t.a = (gm_operand){p->b.data, p->b.batch_stride, p->b.col_stride,
-                       p->b.row_stride};
-    t.b = (gm_operand){p->a.data, p->a.batch_stride, p->a.col_stride,
-                       p->a.row_stride};
-    t.c = (gm_operand){p->c.data, p->c.batch_stride, p->c.col_stride,
-                       p->c.row_stride};
-    return t;
-}
-
-/* Whether the kernels' direct paths, which take every matrix-vector
- * product, can stream this layout with vector loads: a row of C across
- * contiguous columns of B and C, or (n == 1) dot products of contiguous
- * rows of A with a contiguous vector. */
-static int streams_well(const gm_problem *p, ptrdiff_t size)
-{
-    if (p->n > 1) {
-        return p->b.col_stride == size && p->c.col_stride == size;
-    }
-    return p->a.col_stride == size && p->b.row_stride == size;
-}
-
-/* A stack of dot products that share one vector is one matrix-vector
- * product, which the driver can split over threads and stream. */
-static void fold_shared_vector(gm_problem *p)
-{
-    if (p->m != 1 || p->n != 1 || p->batch < 2) {
-        return;
-    }
-    if (p->b.batch_stride == 0) {
-        p->m = p->batch;
-        p->a.row_stride = p->a.batch_stride;
-        p->c.row_stride = p->c.batch_stride;
-        p->batch = 1;
-    }
-    else if (p->a.batch_stride == 0) {
-        p->n = p->batch;
-        p->b.col_stride = p->b.batch_stride;
-        p->c.col_stride = p->c.batch_stride;
-        p->batch = 1;
-    }
-}
-
-/* A product of vecdot, matvec or vecmat, in the layout the kernels read
- * best.  The choice changes speed only: each element is still one sum
- * over p, never split. */
-static void vector_product(gm_problem p, ptrdiff_t size)
-{
-    fold_shared_vector(&p);
-    if (!streams_well(&p, size)) {
-        gm_problem t = transposed(&p);
-        if (streams_well(&t, size)) {
-            p = t;
-        }
-    }
-    (void)gm_matmul(&p);   /* cannot fail: the type and sizes are valid */
-}
-
-static int is_complex(gm_type type)
-{
-    return type == GM_COMPLEX64 || type == GM_COMPLEX128
-           || type == GM_CLONGDOUBLE;
-}
-
 static void product_loop(char **args, npy_intp const *dims,
                          npy_intp const *steps, void *data)
 {
     const loop_entry *entry = (const loop_entry *)data;
     gm_problem p = entry->spec->decode(args, dims, steps, entry->numeric->size);
     p.type = entry->numeric->type;
-    if (!entry->spec->vector) {
-        (void)gm_matmul(&p);   /* cannot fail: the type and sizes are valid */
-    }
-    else if (entry->spec->conjugate_first && is_complex(p.type)) {
-        /* conj(A) changes sides when seen transposed: as it comes. */
-        fold_shared_vector(&p);
-        (void)gm_matmul_conj(&p);
+    /* The driver lays vector products out for streaming. */
+    if (entry->spec->conjugate_first) {
+        (void)gm_matmul_conj(&p);   /* cannot fail: the type and sizes are valid */
     }
     else {
-        vector_product(p, entry->numeric->size);
+        (void)gm_matmul(&p);
     }
 }
 
@@ -519,10 +445,10 @@ static const char vecmat_doc[] =
 /* Registered in this order; each takes NumPy's type resolver from the
  * NumPy function of its name. */
 static const ufunc_spec ufunc_specs[] = {
-    {"matmul", "(n?,k),(k,m?)->(n?,m?)", matmul_doc, decode_matmul, 0, 0, 0},
-    {"vecdot", "(n),(n)->()", vecdot_doc, decode_vecdot, 1, 1, 1},
-    {"matvec", "(m,n),(n)->(m)", matvec_doc, decode_matvec, 1, 0, 1},
-    {"vecmat", "(n),(n,m)->(m)", vecmat_doc, decode_vecmat, 1, 1, 1},
+    {"matmul", "(n?,k),(k,m?)->(n?,m?)", matmul_doc, decode_matmul, 0, 0},
+    {"vecdot", "(n),(n)->()", vecdot_doc, decode_vecdot, 1, 1},
+    {"matvec", "(m,n),(n)->(m)", matvec_doc, decode_matvec, 0, 1},
+    {"vecmat", "(n),(n,m)->(m)", vecmat_doc, decode_vecmat, 1, 1},
 };
 #define NUM_UFUNCS (sizeof ufunc_specs / sizeof ufunc_specs[0])
 
