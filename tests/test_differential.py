@@ -29,6 +29,25 @@ def test_matches_numpy(dtype, data):
     assert_matches_numpy(a, b)
 
 
+# A stack of dot products that share one vector (either side) is computed
+# as one matrix-vector product: same values as numpy, any stride.
+SHARED_VECTOR_CASES = [
+    ((50, 1, 300), (300, 1)),        # rows of a stack times one column
+    ((1, 300), (50, 300, 1)),        # one row times a stack of columns
+    ((7, 1, 1, 40), (1, 5, 40, 1)),  # broadcast both ways: no vector shared
+    ((4000, 1, 64), (64, 1)),        # long enough for threads
+]
+
+
+@pytest.mark.parametrize("shapes", SHARED_VECTOR_CASES, ids=str)
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("step", [1, 2, -1])
+def test_stacked_dots_with_a_shared_vector(shapes, dtype, step):
+    a = make_values(dtype, shapes[0][:-1] + (shapes[0][-1] * abs(step),), (1, 1.0, 0.01))
+    b = make_values(dtype, shapes[1][:-2] + (shapes[1][-2] * abs(step), 1), (2, 1.0, 0.01))
+    assert_matches_numpy(a[..., ::step], b[..., ::step, :])
+
+
 # ------------------------------------------------------------ mixed dtypes
 
 MIXED_PAIRS = [
