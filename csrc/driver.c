@@ -166,6 +166,30 @@ static void run_tile(const gm_kernel *kern, const c_target *c,
                 c->col_stride);
 }
 
+/* Asks for the C rows of the next tile while the kernel works on this
+ * one.  Rows of a large C lie a page or more apart and fall out of the
+ * caches between depth blocks: waiting for them at each tile's start cost
+ * float64 2048 x 2048 an eighth of its time. */
+static void prefetch_tile(const gm_kernel *kern, const c_target *c,
+                          const char *c_tile, ptrdiff_t rows, ptrdiff_t cols)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    if (c->col_stride != (ptrdiff_t)kern->acc_size) {
+        return;
+    }
+    const ptrdiff_t last = (cols - 1) * c->col_stride;
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        const char *row = c_tile + i * c->row_stride;
+        for (ptrdiff_t at = 0; at < last; at += 64) {
+            __builtin_prefetch(row + at, 1, 3);
+        }
+        __builtin_prefetch(row + last, 1, 3);
+    }
+#else
+    (void)kern; (void)c; (void)c_tile; (void)rows; (void)cols;
+#endif
+}
+
 /* Rows [ic, ic + mb) of the current (depth block, column panel). */
 static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
                               const c_target *c, const thread_space *ts,
@@ -182,6 +206,14 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
         const char *b_panel = b_pack + (size_t)(j0 / nr) * b_panel_bytes;
         char *c_col = c->data + (jc + j0) * c->col_stride;
         for (ptrdiff_t i0 = 0; i0 < mb; i0 += mr) {
+            if (i0 + mr < mb) {
+                prefetch_tile(kern, c, c_col + (ic + i0 + mr) * c->row_stride,
+                              min_pd(mr, mb - i0 - mr), min_pd(nr, nb - j0));
+            }
+            else if (j0 + nr < nb) {
+                prefetch_tile(kern, c, c_col + nr * c->col_stride + ic * c->row_stride,
+                              min_pd(mr, mb), min_pd(nr, nb - j0 - nr));
+            }
             run_tile(kern, c, kb, ts->a_pack + (size_t)(i0 / mr) * a_panel_bytes,
                      b_panel, c_col + (ic + i0) * c->row_stride,
                      min_pd(mr, mb - i0), min_pd(nr, nb - j0), pc > 0,
