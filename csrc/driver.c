@@ -202,10 +202,11 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
     const size_t b_panel_bytes = (size_t)(nr * kb) * kern->packed_size;
     kern->pack_a(a->data + ic * a->row_stride + pc * a->col_stride,
                  a->row_stride, a->col_stride, mb, kb, mr, ts->a_pack);
-    for (ptrdiff_t j0 = 0; j0 < nb; j0 += nr) {
-        const char *b_panel = b_pack + (size_t)(j0 / nr) * b_panel_bytes;
+    const char *b_panel = b_pack;
+    for (ptrdiff_t j0 = 0; j0 < nb; j0 += nr, b_panel += b_panel_bytes) {
         char *c_col = c->data + (jc + j0) * c->col_stride;
-        for (ptrdiff_t i0 = 0; i0 < mb; i0 += mr) {
+        const char *a_panel = ts->a_pack;
+        for (ptrdiff_t i0 = 0; i0 < mb; i0 += mr, a_panel += a_panel_bytes) {
             if (i0 + mr < mb) {
                 prefetch_tile(kern, c, c_col + (ic + i0 + mr) * c->row_stride,
                               min_pd(mr, mb - i0 - mr), min_pd(nr, nb - j0));
@@ -214,8 +215,7 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
                 prefetch_tile(kern, c, c_col + nr * c->col_stride + ic * c->row_stride,
                               min_pd(mr, mb), min_pd(nr, nb - j0 - nr));
             }
-            run_tile(kern, c, kb, ts->a_pack + (size_t)(i0 / mr) * a_panel_bytes,
-                     b_panel, c_col + (ic + i0) * c->row_stride,
+            run_tile(kern, c, kb, a_panel, b_panel, c_col + (ic + i0) * c->row_stride,
                      min_pd(mr, mb - i0), min_pd(nr, nb - j0), pc > 0,
                      ts->tile);
         }
