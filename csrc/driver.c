@@ -190,20 +190,23 @@ static void prefetch_tile(const gm_kernel *kern, const c_target *c,
 #endif
 }
 
-/* Rows [ic, ic + mb) of the current (depth block, column panel). */
+/* Rows [ic, ic + mb) of the current (depth block, column panel), across
+ * the packed micro-panels [first_panel, last_panel) of B. */
 static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
                               const c_target *c, const thread_space *ts,
                               const char *b_pack, ptrdiff_t ic, ptrdiff_t mb,
                               ptrdiff_t pc, ptrdiff_t kb, ptrdiff_t jc,
-                              ptrdiff_t nb)
+                              ptrdiff_t nb, ptrdiff_t first_panel,
+                              ptrdiff_t last_panel)
 {
     const int mr = kern->mr, nr = kern->nr;
     const size_t a_panel_bytes = (size_t)(mr * kb) * kern->packed_size;
     const size_t b_panel_bytes = (size_t)(nr * kb) * kern->packed_size;
+    const ptrdiff_t j_end = min_pd(nb, last_panel * nr);
     kern->pack_a(a->data + ic * a->row_stride + pc * a->col_stride,
                  a->row_stride, a->col_stride, mb, kb, mr, ts->a_pack);
-    const char *b_panel = b_pack;
-    for (ptrdiff_t j0 = 0; j0 < nb; j0 += nr, b_panel += b_panel_bytes) {
+    const char *b_panel = b_pack + (size_t)first_panel * b_panel_bytes;
+    for (ptrdiff_t j0 = first_panel * nr; j0 < j_end; j0 += nr, b_panel += b_panel_bytes) {
         char *c_col = c->data + (jc + j0) * c->col_stride;
         const char *a_panel = ts->a_pack;
         for (ptrdiff_t i0 = 0; i0 < mb; i0 += mr, a_panel += a_panel_bytes) {
@@ -211,7 +214,7 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
                 prefetch_tile(kern, c, c_col + (ic + i0 + mr) * c->row_stride,
                               min_pd(mr, mb - i0 - mr), min_pd(nr, nb - j0));
             }
-            else if (j0 + nr < nb) {
+            else if (j0 + nr < j_end) {
                 prefetch_tile(kern, c, c_col + nr * c->col_stride + ic * c->row_stride,
                               min_pd(mr, mb), min_pd(nr, nb - j0 - nr));
             }
@@ -223,8 +226,10 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
 }
 
 /* One (column panel, depth block) step of a matrix shared by threads:
- * units [0, panels) pack the B micro-panels, the rest are row blocks,
- * which start once every panel is packed. */
+ * units [0, panels) pack the B micro-panels, the rest compute a row block
+ * over a range of the panels once every panel is packed.  Matrices of few
+ * rows are also cut across their columns, so that every thread has work:
+ * 12 rows on two threads ran on one. */
 typedef struct blocked_step {
     const gm_kernel *kern;
     const blocking *bl;
@@ -232,6 +237,7 @@ typedef struct blocked_step {
     const c_target *c;
     workspace *ws;
     ptrdiff_t m, jc, nb, pc, kb, panels;
+    ptrdiff_t col_chunks;   /* ranges of panels per row block */
     atomic_ptrdiff_t packed;
 } blocked_step;
 
@@ -260,11 +266,15 @@ static void blocked_step_unit(void *ctx, ptrdiff_t unit, int slot)
     while (atomic_load_explicit(&st->packed, memory_order_acquire) < st->panels) {
         gm_yield();
     }
+    const ptrdiff_t work = unit - st->panels, chunks = st->col_chunks;
+    const ptrdiff_t chunk = work % chunks;
     ptrdiff_t first, last;
-    row_block_range(st->kern, st->bl, st->m, unit - st->panels, &first, &last);
+    row_block_range(st->kern, st->bl, st->m, work / chunks, &first, &last);
     compute_row_block(st->kern, st->a, st->c, &st->ws->threads[slot],
                       st->ws->b_pack, first, last - first,
-                      st->pc, st->kb, st->jc, st->nb);
+                      st->pc, st->kb, st->jc, st->nb,
+                      st->panels * chunk / chunks,
+                      st->panels * (chunk + 1) / chunks);
 }
 
 /* C = A @ B for one matrix, on up to `threads` threads sharing `ws`. */
@@ -283,9 +293,15 @@ static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
                 .m = m, .jc = jc, .nb = nb, .pc = pc,
                 .kb = min_pd(bl->kc, k - pc),
                 .panels = ceil_div(nb, kern->nr),
+                .col_chunks = 1,
             };
+            /* At least two units of work per thread. */
+            if (threads > 1 && row_blocks < 2 * threads) {
+                st.col_chunks = min_pd(st.panels, ceil_div(2 * threads, row_blocks));
+            }
             atomic_init(&st.packed, 0);
-            add_flags(fp_flags, gm_parallel_for(threads, st.panels + row_blocks,
+            add_flags(fp_flags, gm_parallel_for(threads,
+                                                st.panels + row_blocks * st.col_chunks,
                                                 blocked_step_unit, &st));
         }
     }
