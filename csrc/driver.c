@@ -69,6 +69,11 @@ typedef struct blocking {
     ptrdiff_t row_blocks;   /* of whole micro-tiles, sizes differ by one tile */
 } blocking;
 
+/* Row blocks thinner than this many micro-tiles read the packed B block
+ * from L3 for too few rows: matrices of few rows are cut across their
+ * columns instead (see blocked_matrix). */
+#define GM_MIN_BLOCK_TILES 4
+
 /* The kernel's block sizes trimmed to the matrix.  Rows are cut into
  * blocks of nearly equal numbers of micro-tiles, a multiple of the thread
  * count of them (at least two per thread), so that the threads finish
@@ -82,7 +87,12 @@ static blocking plan_blocks(const gm_kernel *kern, const gm_problem *p,
     const ptrdiff_t max_tiles = kern->mc / kern->mr;
     ptrdiff_t blocks = ceil_div(tiles, max_tiles);
     if (threads > 1) {
-        blocks = ceil_div(blocks < 2 * threads ? 2 * threads : blocks, threads) * threads;
+        const ptrdiff_t thinnest = tiles / GM_MIN_BLOCK_TILES;
+        ptrdiff_t wanted = ceil_div(blocks < 2 * threads ? 2 * threads : blocks, threads) * threads;
+        if (wanted > thinnest) {
+            wanted = thinnest > blocks ? thinnest : blocks;
+        }
+        blocks = wanted;
     }
     bl.row_blocks = min_pd(blocks, tiles);
     bl.mc = ceil_div(tiles, bl.row_blocks) * kern->mr;
@@ -458,15 +468,16 @@ static gm_problem transposed(const gm_problem *p)
     return t;
 }
 
-/* Whether the direct path can stream this vector product with vector
- * loads: a row of C across contiguous columns of B and C, or (n == 1) dot
- * products of contiguous rows of A with a contiguous column of B. */
+/* Whether the direct path can stream this product with vector loads: a
+ * row of C across contiguous columns of B and C, or dot products of
+ * contiguous rows of A with contiguous columns of B. */
 static int streams_well(const gm_problem *p, ptrdiff_t item)
 {
+    const int dots = p->a.col_stride == item && p->b.row_stride == item;
     if (p->n > 1) {
-        return p->b.col_stride == item && p->c.col_stride == item;
+        return dots || (p->b.col_stride == item && p->c.col_stride == item);
     }
-    return p->a.col_stride == item && p->b.row_stride == item;
+    return dots;
 }
 
 /* A stack of dot products that share one vector is one matrix-vector
@@ -492,16 +503,17 @@ static gm_problem fold_shared_vector(const gm_problem *p)
     return f;
 }
 
-/* A vector product in the layout the direct path reads best: a matrix
- * with contiguous columns times a vector becomes a vector times a matrix
- * with contiguous rows, and the other way round.  Each element is still
- * one sum over p, never split, so only the speed changes.  conj(A) would
- * change sides when seen transposed: then only the fold. */
-static gm_problem vector_layout(const gm_problem *p, int conjugate)
+/* A product for the direct path, in the layout it reads best: when the
+ * operands do not stream as given (a matrix with contiguous columns times
+ * a vector, B with contiguous columns) but do seen transposed, C^T =
+ * B^T A^T.  Each element is still one sum over p, never split, so only the
+ * speed changes.  conj(A) would change sides when seen transposed: then
+ * only the fold. */
+static gm_problem direct_layout(const gm_problem *p, int conjugate)
 {
     const gm_problem f = fold_shared_vector(p);
     const ptrdiff_t item = (ptrdiff_t)gm_item_size(p->type);
-    if (conjugate || (f.m != 1 && f.n != 1) || streams_well(&f, item)) {
+    if (conjugate || streams_well(&f, item)) {
         return f;
     }
     const gm_problem t = transposed(&f);
@@ -531,7 +543,9 @@ static void compute(const gm_problem *problem, int conjugate,
     const double flops = (double)problem->m * (double)problem->n * (double)problem->k;
     /* A vector operand, or too few rows to reuse packed panels: the
      * direct path streams the operands once. */
-    const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1);
+    const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1)
+                         || (problem->m <= kern->direct_shallow_rows
+                             && problem->k <= kern->direct_shallow_depth);
     const int vector = few_rows || problem->n == 1;
     /* A matrix of few columns: narrower tiles, where the set has them. */
     if (!vector && kern->narrow != NULL && *kern->narrow != NULL
@@ -546,14 +560,22 @@ static void compute(const gm_problem *problem, int conjugate,
     /* Few columns and a short depth (points @ a 3 x 3 matrix): blocked
      * tiles would be mostly padding, the direct path reads A once. */
     const int narrow = 2 * problem->n <= kern->nr && problem->k <= 16;
-    const int blocked = problem->k > 0 && !vector && !narrow
-                        && flops > kern->direct_max_flops;
-    const gm_problem laid_out = vector ? vector_layout(problem, conjugate) : *problem;
+    const int worth_packing = problem->k > 0 && flops > kern->direct_max_flops;
+    int blocked = worth_packing && !vector && !narrow;
+    gm_problem laid_out = blocked ? *problem : direct_layout(problem, conjugate);
+    /* A layout the direct path cannot stream either way (B with strided
+     * rows, few rows of A) would go through its scalar loop: packing
+     * absorbs any strides. */
+    if (!blocked && worth_packing && !conjugate && problem->m > 1 && problem->n > 1
+            && !streams_well(&laid_out, (ptrdiff_t)gm_item_size(problem->type))) {
+        blocked = 1;
+        laid_out = *problem;
+    }
     const gm_problem *p = &laid_out;
     /* A vector product reads each element of the matrix once: memory
      * bound, it gains from a second thread on a smaller problem. */
     const int threads = gm_threads_begin(flops * (double)p->batch
-                                         * (vector ? GM_VECTOR_WEIGHT : 1.0));
+                                         * (vector && !blocked ? GM_VECTOR_WEIGHT : 1.0));
     if (threads <= 1) {
         run_serial(p, kern, 0, p->batch, blocked);
     }

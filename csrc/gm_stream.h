@@ -200,6 +200,25 @@ static inline __attribute__((always_inline)) int stream_direct(const gm_problem 
         axpy(b, 0, pr->b.row_stride, 1, a, pr->a.col_stride, m, k, c, 0);
         return 1;
     }
+    /* Contiguous rows of A and columns of B (B in Fortran order): a dot
+     * product per element, grouped along the shorter side so that the
+     * longer operand is read once.  Each element sums the same products
+     * in the same lanes whichever side is grouped. */
+    if (pr->a.col_stride == es && pr->b.row_stride == es) {
+        if (m <= n) {
+            for (ptrdiff_t j = 0; j < n; ++j) {
+                dots(a, pr->a.row_stride, m, b + j * pr->b.col_stride, k,
+                     c + j * pr->c.col_stride, pr->c.row_stride);
+            }
+        }
+        else {
+            for (ptrdiff_t i = 0; i < m; ++i) {
+                dots(b, pr->b.col_stride, n, a + i * pr->a.row_stride, k,
+                     c + i * pr->c.row_stride, pr->c.col_stride);
+            }
+        }
+        return 1;
+    }
     return 0;
 }
 

@@ -18,6 +18,15 @@
 
 #define MR 12
 
+#define GM_INLINE static inline __attribute__((always_inline))
+
+static ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b)
+{
+    return a < b ? a : b;
+}
+
+#include "gm_pack_x86.h"
+
 /* ---- packing ----------------------------------------------------------- */
 
 /* Sixteen halves at a time through the hardware conversion. */
@@ -35,8 +44,8 @@ static inline void half_run(float *dst, const char *src, ptrdiff_t count)
     }
 }
 
-GM_DEFINE_PACK(pack_f64, double, double, GM_SAME, GM_COPY_RUN)
-GM_DEFINE_PACK(pack_f32, float, float, GM_SAME, GM_COPY_RUN)
+GM_DEFINE_PACK_COPY(pack_f64, 8, MR, 16)
+GM_DEFINE_PACK_COPY(pack_f32, 4, MR, 32)
 GM_DEFINE_PACK(pack_f16, uint16_t, float, gm_half_to_float, half_run)
 
 /* ---- micro-kernels ----------------------------------------------------- */
@@ -140,7 +149,7 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
  */
 #define DEFINE_DIRECT(NAME, T, VEC, LANES, MASK_T, SET1, MASKZ_LOADU, FMADD,  \
                       ZERO, MASK_STOREU, LOAD_SCALAR, STORE_SCALAR, LOADU,    \
-                      ADD, REDUCE, STOREU, MASK_FMADD, FAMILY)                \
+                      ADD, REDUCE, STOREU, FAMILY)                            \
     /* Rows [i0, i0 + rows) of C, columns from j0 in nv vectors: one     \
      * chain of multiply-adds per vector and row, rows x nv chains        \
      * in flight together. */                                             \
@@ -230,98 +239,6 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
             }                                                                 \
         }                                                                     \
     }                                                                         \
-    /* Few rows of C, many columns: stream B row by row, C blocks stay in  \
-     * L1 as the accumulators (each element still summed p = 0, 1, ...).  \
-     * Narrow column strips would walk B down its rows instead.          \
-     */                                                                   \
-    static void NAME##_axpy(const gm_problem *pr, const char *a,              \
-                            const char *b, char *c)                           \
-    {                                                                         \
-        enum { VB = LANES * sizeof(T), BLOCK = 256 * LANES, GROUP = 4 };       \
-        const ptrdiff_t n = pr->n, k = pr->k;                                 \
-        for (ptrdiff_t i0 = 0; i0 < pr->m; i0 += GROUP) {                     \
-            const int rows = pr->m - i0 < GROUP ? (int)(pr->m - i0) : GROUP;  \
-            for (ptrdiff_t j0 = 0; j0 < n; j0 += BLOCK) {                     \
-                const ptrdiff_t nb = n - j0 < BLOCK ? n - j0 : BLOCK;         \
-                const ptrdiff_t whole = nb / LANES * LANES;                   \
-                const MASK_T tail = (MASK_T)(((MASK_T)1 << (nb - whole)) - 1); \
-                char *cc[GROUP];                                              \
-                for (int q = 0; q < rows; ++q) {                              \
-                    cc[q] = c + (i0 + q) * pr->c.row_stride                   \
-                            + j0 * (ptrdiff_t)sizeof(T);                      \
-                    memset(cc[q], 0, (size_t)nb * sizeof(T));                 \
-                }                                                             \
-                ptrdiff_t p = 0;                                              \
-                /* Four steps per pass over the block: a quarter of the     \
-                 * loads and stores of C, the same order of additions. */   \
-                for (; p + 4 <= k; p += 4) {                                  \
-                    VEC ap[GROUP][4];                                         \
-                    for (int q = 0; q < rows; ++q) {                          \
-                        const char *a_q = a + (i0 + q) * pr->a.row_stride     \
-                                          + p * pr->a.col_stride;             \
-                        for (int u = 0; u < 4; ++u) {                         \
-                            ap[q][u] = SET1(LOAD_SCALAR(a_q + u * pr->a.col_stride)); \
-                        }                                                     \
-                    }                                                         \
-                    const char *bb = b + p * pr->b.row_stride                 \
-                                     + j0 * (ptrdiff_t)sizeof(T);             \
-                    const ptrdiff_t rs = pr->b.row_stride;                    \
-                    ptrdiff_t o = 0;                                          \
-                    for (; o < whole * (ptrdiff_t)sizeof(T); o += VB) {       \
-                        const VEC b0 = LOADU(bb + o), b1 = LOADU(bb + rs + o); \
-                        const VEC b2 = LOADU(bb + 2 * rs + o);                \
-                        const VEC b3 = LOADU(bb + 3 * rs + o);                \
-                        for (int q = 0; q < rows; ++q) {                      \
-                            VEC t = LOADU(cc[q] + o);                         \
-                            t = FMADD(ap[q][0], b0, t);                       \
-                            t = FMADD(ap[q][1], b1, t);                       \
-                            t = FMADD(ap[q][2], b2, t);                       \
-                            t = FMADD(ap[q][3], b3, t);                       \
-                            STOREU(cc[q] + o, t);                             \
-                        }                                                     \
-                    }                                                         \
-                    if (tail) {                                               \
-                        const VEC b0 = MASKZ_LOADU(tail, bb + o);             \
-                        const VEC b1 = MASKZ_LOADU(tail, bb + rs + o);        \
-                        const VEC b2 = MASKZ_LOADU(tail, bb + 2 * rs + o);    \
-                        const VEC b3 = MASKZ_LOADU(tail, bb + 3 * rs + o);    \
-                        for (int q = 0; q < rows; ++q) {                      \
-                            VEC t = MASKZ_LOADU(tail, cc[q] + o);             \
-                            t = MASK_FMADD(b0, tail, ap[q][0], t);            \
-                            t = MASK_FMADD(b1, tail, ap[q][1], t);            \
-                            t = MASK_FMADD(b2, tail, ap[q][2], t);            \
-                            t = MASK_FMADD(b3, tail, ap[q][3], t);            \
-                            MASK_STOREU(cc[q] + o, tail, t);                  \
-                        }                                                     \
-                    }                                                         \
-                }                                                             \
-                for (; p < k; ++p) {                                          \
-                    VEC ap[GROUP];                                            \
-                    for (int q = 0; q < rows; ++q) {                          \
-                        ap[q] = SET1(LOAD_SCALAR(a + (i0 + q) * pr->a.row_stride \
-                                                 + p * pr->a.col_stride));    \
-                    }                                                         \
-                    const char *bb = b + p * pr->b.row_stride                 \
-                                     + j0 * (ptrdiff_t)sizeof(T);             \
-                    ptrdiff_t o = 0;                                          \
-                    for (; o < whole * (ptrdiff_t)sizeof(T); o += VB) {       \
-                        const VEC bv = LOADU(bb + o);                         \
-                        for (int q = 0; q < rows; ++q) {                      \
-                            STOREU(cc[q] + o, FMADD(ap[q], bv, LOADU(cc[q] + o))); \
-                        }                                                     \
-                    }                                                         \
-                    if (tail) {                                               \
-                        const VEC bv = MASKZ_LOADU(tail, bb + o);             \
-                        for (int q = 0; q < rows; ++q) {                      \
-                            const VEC y = MASKZ_LOADU(tail, cc[q] + o);       \
-                            MASK_STOREU(cc[q] + o, tail,                      \
-                                        MASK_FMADD(bv, tail, ap[q], y));      \
-                        }                                                     \
-                    }                                                         \
-                }                                                             \
-            }                                                                 \
-        }                                                                     \
-    }                                                                         \
     /* Rows [i0, i0 + rows) of a matrix-vector product with contiguous    \
      * rows: dot products, four vectors of partial sums each (summed in   \
      * another order than p = 0, 1, ...), the same for a row whichever    \
@@ -375,13 +292,39 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
             NAME##_dots_rows(pr, a, b, c, i0, 1);                             \
         }                                                                     \
     }                                                                         \
+    /* Every element a dot product, grouped along the shorter side (the  \
+     * same sums either way): columns of B against the rows of A, or      \
+     * rows of A against the columns of B. */                             \
+    static void NAME##_dots_all(const gm_problem *pr, const char *a,          \
+                                const char *b, char *c)                       \
+    {                                                                         \
+        gm_problem one = *pr;                                                 \
+        if (pr->m <= pr->n) {                                                 \
+            one.n = 1;                                                        \
+            for (ptrdiff_t j = 0; j < pr->n; ++j) {                           \
+                NAME##_dots(&one, a, b + j * pr->b.col_stride,                \
+                            c + j * pr->c.col_stride);                        \
+            }                                                                 \
+            return;                                                           \
+        }                                                                     \
+        one.m = pr->n;                                                        \
+        one.n = 1;                                                            \
+        one.a.row_stride = pr->b.col_stride;                                  \
+        one.c.row_stride = pr->c.col_stride;                                  \
+        for (ptrdiff_t i = 0; i < pr->m; ++i) {                               \
+            NAME##_dots(&one, b, a + i * pr->a.row_stride,                    \
+                        c + i * pr->c.row_stride);                            \
+        }                                                                     \
+    }                                                                         \
     static void NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)   \
     {                                                                         \
         const int vector_ok = pr->b.col_stride == (ptrdiff_t)sizeof(T)        \
                               && pr->c.col_stride == (ptrdiff_t)sizeof(T);    \
-        const int dots_ok = pr->n == 1 && pr->k >= LANES                      \
-                            && pr->a.col_stride == (ptrdiff_t)sizeof(T)       \
-                            && pr->b.row_stride == (ptrdiff_t)sizeof(T);      \
+        /* Dot products: of a matrix-vector product long enough for     \
+         * whole vectors, or with B in Fortran order. */                   \
+        const int dots_ok = pr->a.col_stride == (ptrdiff_t)sizeof(T)          \
+                            && pr->b.row_stride == (ptrdiff_t)sizeof(T)       \
+                            && (!vector_ok || (pr->n == 1 && pr->k >= LANES)); \
         /* Two shapes run faster on the AVX2 loops, which sum each        \
          * element in the same order with fused multiply-adds (the same    \
          * bits): rows narrower than a vector, where whole 4- or 8-lane    \
@@ -398,11 +341,7 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
             const char *b = pr->b.data + s * pr->b.batch_stride;              \
             char *c = pr->c.data + s * pr->c.batch_stride;                    \
             if (dots_ok) {                                                    \
-                NAME##_dots(pr, a, b, c);                                     \
-                continue;                                                     \
-            }                                                                 \
-            if (vector_ok && pr->m <= 8 && pr->n > 4 * LANES) {               \
-                NAME##_axpy(pr, a, b, c);                                     \
+                NAME##_dots_all(pr, a, b, c);                                 \
                 continue;                                                     \
             }                                                                 \
             if (vector_ok) {                                                  \
@@ -450,12 +389,12 @@ DEFINE_DIRECT(direct_f64, double, __m512d, 8, __mmask8, _mm512_set1_pd,
               _mm512_maskz_loadu_pd, _mm512_fmadd_pd, _mm512_setzero_pd,
               _mm512_mask_storeu_pd, get_f64, put_f64, _mm512_loadu_pd,
               _mm512_add_pd, _mm512_reduce_add_pd, _mm512_storeu_pd,
-              _mm512_mask_fmadd_pd, GM_FAM_F64)
+              GM_FAM_F64)
 DEFINE_DIRECT(direct_f32, float, __m512, 16, __mmask16, _mm512_set1_ps,
               _mm512_maskz_loadu_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
               _mm512_mask_storeu_ps, get_f32, put_f32, _mm512_loadu_ps,
               _mm512_add_ps, _mm512_reduce_add_ps, _mm512_storeu_ps,
-              _mm512_mask_fmadd_ps, GM_FAM_F32)
+              GM_FAM_F32)
 
 /* float16 small products: exact float32 sums of exact products. */
 static void direct_f16(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
@@ -494,6 +433,7 @@ static const gm_kernel avx512_f64 = {
     .direct = direct_f64,
     .direct_max_flops = 24.0 * 24.0 * 24.0,
     .direct_max_rows = 4,
+    .direct_shallow_rows = 32, .direct_shallow_depth = 2048,
     .narrow = &gm_avx2_kernels[GM_FAM_F64],
 };
 
@@ -509,6 +449,7 @@ static const gm_kernel avx512_f32 = {
     .direct = direct_f32,
     .direct_max_flops = 32.0 * 32.0 * 32.0,
     .direct_max_rows = 4,
+    .direct_shallow_rows = 32, .direct_shallow_depth = 2048,
     .narrow = &gm_avx2_kernels[GM_FAM_F32],
 };
 

@@ -485,7 +485,15 @@ pack_copy(size_t size, const char *src, ptrdiff_t row_stride,
         const size_t gap = (size_t)(panel - live) * size;
         const char *base = src + r0 * row_stride;
         if (row_stride == (ptrdiff_t)size) {
-            /* A depth step of the panel is one run of memory. */
+            /* A depth step of the panel is one run of memory (a constant
+             * length for whole panels: a few vector moves, no call). */
+            if (gap == 0) {
+                for (ptrdiff_t p = 0; p < depth; ++p) {
+                    memcpy(dst, base + p * depth_stride, (size_t)panel * size);
+                    dst += (size_t)panel * size;
+                }
+                continue;
+            }
             for (ptrdiff_t p = 0; p < depth; ++p) {
                 memcpy(dst, base + p * depth_stride, (size_t)live * size);
                 memset(dst + (size_t)live * size, 0, gap);
@@ -538,12 +546,21 @@ copy_in(size_t size, void *tile_, ptrdiff_t rows, ptrdiff_t cols,
     }
 }
 
-#define DEFINE_COPIES(SUFFIX, SIZE)                                           \
+/* MR and NR: the panel heights of the kernel, made constants here. */
+#define DEFINE_COPIES(SUFFIX, SIZE, MR, NR)                                   \
     static void pack_##SUFFIX(const char *src, ptrdiff_t rs, ptrdiff_t ds,    \
                               ptrdiff_t rows, ptrdiff_t depth, int panel,     \
                               void *dst)                                      \
     {                                                                         \
-        pack_copy(SIZE, src, rs, ds, rows, depth, panel, (char *)dst);        \
+        if (panel == (MR)) {                                                  \
+            pack_copy(SIZE, src, rs, ds, rows, depth, (MR), (char *)dst);     \
+        }                                                                     \
+        else if (panel == (NR)) {                                             \
+            pack_copy(SIZE, src, rs, ds, rows, depth, (NR), (char *)dst);     \
+        }                                                                     \
+        else {                                                                \
+            pack_copy(SIZE, src, rs, ds, rows, depth, panel, (char *)dst);    \
+        }                                                                     \
     }                                                                         \
     static void store_##SUFFIX(const void *tile, ptrdiff_t rows,              \
                                ptrdiff_t cols, ptrdiff_t tile_cols,           \
@@ -558,17 +575,20 @@ copy_in(size_t size, void *tile_, ptrdiff_t rows, ptrdiff_t cols,
         copy_in(SIZE, tile, rows, cols, tile_cols, src, rs, cs);              \
     }
 
-DEFINE_COPIES(i32, 4)
-DEFINE_COPIES(i64, 8)
-DEFINE_COPIES(c64, 8)
-DEFINE_COPIES(c128, 16)
+
+/* Micro-tile heights: 12 rows of int32/int64, 6 of complex. */
+#define INT_MR 12
+#define CPLX_MR 6
+
+DEFINE_COPIES(i32, 4, INT_MR, 32)
+DEFINE_COPIES(i64, 8, INT_MR, 16)
+DEFINE_COPIES(c64, 8, CPLX_MR, 16)
+DEFINE_COPIES(c128, 16, CPLX_MR, 8)
 
 /* ======================================================================
  * int32 and int64: vpmulld / vpmullq (low half of the product, exact
  * modulo 2^bits) and vpadd, 12 rows x 2 vectors.
  * ====================================================================== */
-
-#define INT_MR 12
 
 #define DEFINE_INT_MICRO(NAME, T, LANES, SET1, MULLO, ADD)                    \
     static void NAME(ptrdiff_t depth, const void *a_panel,                    \
@@ -895,7 +915,6 @@ static void direct_lanes32(enum small_kind kind, const gm_problem *pr,
  * formed and summed, so NaN and Inf propagate as in the plain sum.
  * ====================================================================== */
 
-#define CPLX_MR 6
 
 #define DEFINE_CPLX_MICRO(NAME, R, VEC, LANES, SET1, LOADU, STOREU, FMADD,    \
                           FMADDSUB, SWAP, ZERO)                               \
