@@ -432,9 +432,11 @@ static void direct_split(const gm_problem *p, const gm_kernel *kern,
                          int threads, atomic_int *fp_flags)
 {
     direct_job dj = {p, kern, p->m >= p->n, p->m >= p->n ? p->m : p->n, 0};
-    /* Rows: a few slices per thread.  Columns: one per thread, so each
-     * reads long contiguous runs of every row of B. */
-    dj.slices = min_pd(dj.extent, (dj.by_rows ? 4 : 1) * (ptrdiff_t)threads);
+    /* Rows: a few slices per thread, of at least 4 rows (the direct
+     * loops work on groups of 4).  Columns: one per thread, so each reads
+     * long contiguous runs of every row of B. */
+    dj.slices = dj.by_rows ? min_pd(dj.extent / 4 > 1 ? dj.extent / 4 : 1, 4 * (ptrdiff_t)threads)
+                           : min_pd(dj.extent, threads);
     add_flags(fp_flags, gm_parallel_for(threads, dj.slices, direct_unit, &dj));
 }
 
@@ -546,7 +548,7 @@ static void compute(const gm_problem *problem, int conjugate,
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1)
                          || (problem->m <= kern->direct_shallow_rows
                              && problem->k <= kern->direct_shallow_depth);
-    const int vector = few_rows || problem->n == 1;
+    const int vector = few_rows || problem->n == 1 || problem->n <= kern->direct_max_cols;
     /* A matrix of few columns: narrower tiles, where the set has them. */
     if (!vector && kern->narrow != NULL && *kern->narrow != NULL
             && 2 * problem->n <= kern->nr) {
@@ -572,10 +574,12 @@ static void compute(const gm_problem *problem, int conjugate,
         laid_out = *problem;
     }
     const gm_problem *p = &laid_out;
-    /* A vector product reads each element of the matrix once: memory
-     * bound, it gains from a second thread on a smaller problem. */
+    /* A vector product (or one of few rows) reads each element of the
+     * matrix once: memory bound, it gains from a second thread on a
+     * smaller problem. */
+    const int memory_bound = !blocked && (problem->n == 1 || problem->m <= 4);
     const int threads = gm_threads_begin(flops * (double)p->batch
-                                         * (vector && !blocked ? GM_VECTOR_WEIGHT : 1.0));
+                                         * (memory_bound ? GM_VECTOR_WEIGHT : 1.0));
     if (threads <= 1) {
         run_serial(p, kern, 0, p->batch, blocked);
     }

@@ -81,11 +81,12 @@ typedef struct gm_kernel {
     /* Products with at most this many multiply-adds per matrix, or at
      * most this many rows (0 means 1), or at most shallow_rows rows and a
      * depth of at most shallow_depth (B's columns then stay in L2 across
-     * the direct path's row groups), take the direct path: packing would
-     * cost more than it saves. */
+     * the direct path's row groups), or at most max_cols columns, take the
+     * direct path: packing would cost more than it saves. */
     double direct_max_flops;
     int direct_max_rows;
     int direct_shallow_rows, direct_shallow_depth;
+    int direct_max_cols;
     /* Optional: a set with narrower tiles for products of at most nr / 2
      * columns, which would be mostly padding here (a table entry, so that
      * it can name another instruction set's kernel). */

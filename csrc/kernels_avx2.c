@@ -348,42 +348,78 @@ GM_DEFINE_STREAM(stream_f32, float, __m256, 8, __m256i, GM_MASK_LANES8,
                  _mm256_add_ps, hsum_ps, put_f32)
 
 /*
- * Tiny float64 products straight from user memory: for each row of C, NV
- * vectors of up to 4 columns (masked at the edge) summed over p with the
+ * float64 products straight from user memory: `rows` rows of C, NV vectors
+ * of up to 4 columns each (masked at the edge), summed over p with each
  * A element broadcast.  B's and C's columns must be contiguous.
  */
-GM_INLINE void direct_f64_rows(const char *a, ptrdiff_t ars, ptrdiff_t acs,
-                               const char *b, ptrdiff_t brs, char *c,
-                               ptrdiff_t crs, ptrdiff_t m, ptrdiff_t k,
-                               const __m256i *mask, const int nv,
-                               const int whole)
+GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
+                                const char *b, ptrdiff_t brs, char *c,
+                                ptrdiff_t crs, ptrdiff_t k,
+                                const __m256i *mask, const int rows,
+                                const int nv, const int whole)
 {
-    for (ptrdiff_t i = 0; i < m; ++i) {
-        __m256d acc[4];
+    __m256d acc[4][4];
+    for (int r = 0; r < rows; ++r) {
         for (int v = 0; v < nv; ++v) {
-            acc[v] = _mm256_setzero_pd();
+            acc[r][v] = _mm256_setzero_pd();
         }
-        const char *ar = a + i * ars;
-        for (ptrdiff_t p = 0; p < k; ++p) {
-            const __m256d x = _mm256_set1_pd(get_f64(ar + p * acs));
-            const double *bp = (const double *)(b + p * brs);
+    }
+    for (ptrdiff_t p = 0; p < k; ++p) {
+        const double *bp = (const double *)(b + p * brs);
+        __m256d y[4];
+        for (int v = 0; v < nv; ++v) {
+            y[v] = whole ? _mm256_loadu_pd(bp + 4 * v)
+                         : _mm256_maskload_pd(bp + 4 * v, mask[v]);
+        }
+        for (int r = 0; r < rows; ++r) {
+            const __m256d x = _mm256_set1_pd(get_f64(a + r * ars + p * acs));
             for (int v = 0; v < nv; ++v) {
-                const __m256d y = whole ? _mm256_loadu_pd(bp + 4 * v)
-                                        : _mm256_maskload_pd(bp + 4 * v, mask[v]);
-                acc[v] = _mm256_fmadd_pd(x, y, acc[v]);
+                acc[r][v] = _mm256_fmadd_pd(x, y[v], acc[r][v]);
             }
         }
-        double *cr = (double *)(c + i * crs);
+    }
+    for (int r = 0; r < rows; ++r) {
+        double *cr = (double *)(c + r * crs);
         for (int v = 0; v < nv; ++v) {
             if (whole) {
-                _mm256_storeu_pd(cr + 4 * v, acc[v]);
+                _mm256_storeu_pd(cr + 4 * v, acc[r][v]);
             }
             else {
-                _mm256_maskstore_pd(cr + 4 * v, mask[v], acc[v]);
+                _mm256_maskstore_pd(cr + 4 * v, mask[v], acc[r][v]);
             }
         }
     }
 }
+
+/* Rows of C across up to 16 columns: a few rows at a time (4 with up to
+ * 2 vectors per row, else 2), so that the loads of B serve several rows
+ * and enough chains of multiply-adds are in flight (each element still
+ * one chain, p = 0 .. k-1). */
+#define GM_DEFINE_DIRECT_ROWS(NAME, BLOCK)                                   \
+    GM_INLINE void NAME(const char *a, ptrdiff_t ars, ptrdiff_t acs,         \
+                        const char *b, ptrdiff_t brs, char *c, ptrdiff_t crs, \
+                        ptrdiff_t m, ptrdiff_t k, const __m256i *mask,       \
+                        const int nv, const int whole)                       \
+    {                                                                        \
+        ptrdiff_t i = 0;                                                     \
+        if (nv <= 2) {                                                       \
+            for (; i + 4 <= m; i += 4) {                                     \
+                BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k,    \
+                      mask, 4, nv, whole);                                   \
+            }                                                                \
+        }                                                                    \
+        else {                                                               \
+            for (; i + 2 <= m; i += 2) {                                     \
+                BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k,    \
+                      mask, 2, nv, whole);                                   \
+            }                                                                \
+        }                                                                    \
+        for (; i < m; ++i) {                                                 \
+            BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k, mask,  \
+                  1, nv, whole);                                             \
+        }                                                                    \
+    }
+GM_DEFINE_DIRECT_ROWS(direct_f64_rows, direct_f64_block)
 
 GM_DEFINE_DIRECT_SCALAR(direct_f64_scalar, double, get_f64, put_f64, MADD_SUM)
 
@@ -447,6 +483,9 @@ static const gm_kernel avx2_f64 = {
     .store = store_f64, .load = load_f64,
     .direct = direct_f64,
     .direct_max_flops = 16.0 * 16.0 * 16.0,
+    .direct_max_rows = 4,
+    .direct_shallow_rows = 8, .direct_shallow_depth = 4096,
+    .direct_max_cols = 12,
 };
 
 /* ========================================================================
@@ -469,39 +508,47 @@ static void micro_f32_6x16(ptrdiff_t depth, const void *a_panel,
 GM_DEFINE_PACK_COPY(pack_f32, 4, F32_MR, F32_NR)
 GM_DEFINE_STORE_LOAD_COPY(f32, 4)
 
-/* Tiny float32 products: as direct_f64_rows with 8 lanes. */
-GM_INLINE void direct_f32_rows(const char *a, ptrdiff_t ars, ptrdiff_t acs,
-                               const char *b, ptrdiff_t brs, char *c,
-                               ptrdiff_t crs, ptrdiff_t m, ptrdiff_t k,
-                               const __m256i *mask, const int nv,
-                               const int whole)
+/* float32 products from user memory: as direct_f64_block with 8 lanes. */
+GM_INLINE void direct_f32_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
+                                const char *b, ptrdiff_t brs, char *c,
+                                ptrdiff_t crs, ptrdiff_t k,
+                                const __m256i *mask, const int rows,
+                                const int nv, const int whole)
 {
-    for (ptrdiff_t i = 0; i < m; ++i) {
-        __m256 acc[2];
+    __m256 acc[4][2];
+    for (int r = 0; r < rows; ++r) {
         for (int v = 0; v < nv; ++v) {
-            acc[v] = _mm256_setzero_ps();
+            acc[r][v] = _mm256_setzero_ps();
         }
-        const char *ar = a + i * ars;
-        for (ptrdiff_t p = 0; p < k; ++p) {
-            const __m256 x = _mm256_set1_ps(get_f32(ar + p * acs));
-            const float *bp = (const float *)(b + p * brs);
+    }
+    for (ptrdiff_t p = 0; p < k; ++p) {
+        const float *bp = (const float *)(b + p * brs);
+        __m256 y[2];
+        for (int v = 0; v < nv; ++v) {
+            y[v] = whole ? _mm256_loadu_ps(bp + 8 * v)
+                         : _mm256_maskload_ps(bp + 8 * v, mask[v]);
+        }
+        for (int r = 0; r < rows; ++r) {
+            const __m256 x = _mm256_set1_ps(get_f32(a + r * ars + p * acs));
             for (int v = 0; v < nv; ++v) {
-                const __m256 y = whole ? _mm256_loadu_ps(bp + 8 * v)
-                                       : _mm256_maskload_ps(bp + 8 * v, mask[v]);
-                acc[v] = _mm256_fmadd_ps(x, y, acc[v]);
+                acc[r][v] = _mm256_fmadd_ps(x, y[v], acc[r][v]);
             }
         }
-        float *cr = (float *)(c + i * crs);
+    }
+    for (int r = 0; r < rows; ++r) {
+        float *cr = (float *)(c + r * crs);
         for (int v = 0; v < nv; ++v) {
             if (whole) {
-                _mm256_storeu_ps(cr + 8 * v, acc[v]);
+                _mm256_storeu_ps(cr + 8 * v, acc[r][v]);
             }
             else {
-                _mm256_maskstore_ps(cr + 8 * v, mask[v], acc[v]);
+                _mm256_maskstore_ps(cr + 8 * v, mask[v], acc[r][v]);
             }
         }
     }
 }
+
+GM_DEFINE_DIRECT_ROWS(direct_f32_rows, direct_f32_block)
 
 GM_DEFINE_DIRECT_SCALAR(direct_f32_scalar, float, get_f32, put_f32, MADD_SUM)
 
@@ -554,6 +601,9 @@ static const gm_kernel avx2_f32 = {
     .store = store_f32, .load = load_f32,
     .direct = direct_f32,
     .direct_max_flops = 16.0 * 16.0 * 16.0,
+    .direct_max_rows = 4,
+    .direct_shallow_rows = 8, .direct_shallow_depth = 4096,
+    .direct_max_cols = 16,
 };
 
 /* ========================================================================

@@ -434,6 +434,7 @@ static const gm_kernel avx512_f64 = {
     .direct_max_flops = 24.0 * 24.0 * 24.0,
     .direct_max_rows = 4,
     .direct_shallow_rows = 32, .direct_shallow_depth = 2048,
+    .direct_max_cols = 12,
     .narrow = &gm_avx2_kernels[GM_FAM_F64],
 };
 
@@ -450,6 +451,7 @@ static const gm_kernel avx512_f32 = {
     .direct_max_flops = 32.0 * 32.0 * 32.0,
     .direct_max_rows = 4,
     .direct_shallow_rows = 32, .direct_shallow_depth = 2048,
+    .direct_max_cols = 16,
     .narrow = &gm_avx2_kernels[GM_FAM_F32],
 };
 
