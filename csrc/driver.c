@@ -545,9 +545,13 @@ static void compute(const gm_problem *problem, int conjugate,
     const double flops = (double)problem->m * (double)problem->n * (double)problem->k;
     /* A vector operand, or too few rows to reuse packed panels: the
      * direct path streams the operands once. */
+    const double b_bytes = (double)problem->k * (double)problem->n
+                           * (double)gm_item_size(problem->type);
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1)
                          || (problem->m <= kern->direct_shallow_rows
-                             && problem->k <= kern->direct_shallow_depth);
+                             && problem->k <= kern->direct_shallow_depth
+                             && (kern->direct_shallow_bytes == 0
+                                 || b_bytes <= kern->direct_shallow_bytes));
     const int vector = few_rows || problem->n == 1 || problem->n <= kern->direct_max_cols;
     /* A matrix of few columns: narrower tiles, where the set has them. */
     if (!vector && kern->narrow != NULL && *kern->narrow != NULL

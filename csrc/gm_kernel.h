@@ -81,11 +81,13 @@ typedef struct gm_kernel {
     /* Products with at most this many multiply-adds per matrix, or at
      * most this many rows (0 means 1), or at most shallow_rows rows and a
      * depth of at most shallow_depth (B's columns then stay in L2 across
-     * the direct path's row groups), or at most max_cols columns, take the
+     * the direct path's row groups) and, if shallow_bytes is not 0, a B
+     * of at most that many bytes, or at most max_cols columns, take the
      * direct path: packing would cost more than it saves. */
     double direct_max_flops;
     int direct_max_rows;
     int direct_shallow_rows, direct_shallow_depth;
+    double direct_shallow_bytes;
     int direct_max_cols;
     /* Optional: a set with narrower tiles for products of at most nr / 2
      * columns, which would be mostly padding here (a table entry, so that

@@ -11,6 +11,11 @@
 #ifndef GM_STREAM_H
 #define GM_STREAM_H
 
+/* Complex axpy keeps its accumulators in registers when B (k x n) has at
+ * most this many bytes: it then stays in L2 while strips of it are read
+ * once per pair of rows. */
+#define GM_ROWS_MAX_B_BYTES (256.0 * 1024.0)
+
 #include <stddef.h>
 #include <string.h>
 
@@ -337,6 +342,81 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
             NAME##_dot_out(re0, im0, out + r * os, conj);                     \
         }                                                                     \
     }                                                                         \
+    /* `rows` rows of C across `bytes` (at most nv vectors) of columns,  \
+     * with axpy's accumulators (R and I per element) in registers over   \
+     * all of p: the same chains of multiply-adds, so the same bits. */   \
+    static inline __attribute__((always_inline)) void NAME##_rows_block(     \
+        const char *s, ptrdiff_t si, ptrdiff_t sp, const char *b,             \
+        ptrdiff_t brs, ptrdiff_t k, char *c, ptrdiff_t crs, ptrdiff_t bytes,  \
+        const VEC im_sign, const int rows, const int nv)                      \
+    {                                                                         \
+        enum { VB = RLANES * sizeof(R) };                                     \
+        const ptrdiff_t full = bytes - bytes % VB;                            \
+        const MASK_T mk = MASKOF((bytes - full) / (ptrdiff_t)sizeof(R));      \
+        VEC re[2][2], im[2][2];                                               \
+        for (int r = 0; r < rows; ++r) {                                      \
+            for (int v = 0; v < nv; ++v) {                                    \
+                re[r][v] = ZERO();                                            \
+                im[r][v] = ZERO();                                            \
+            }                                                                 \
+        }                                                                     \
+        for (ptrdiff_t p = 0; p < k; ++p) {                                   \
+            const char *bp = b + p * brs;                                     \
+            VEC y[2];                                                         \
+            for (int v = 0; v < nv; ++v) {                                    \
+                y[v] = v * VB < full ? LOADU(bp + v * VB) : MLOAD(bp + v * VB, mk); \
+            }                                                                 \
+            for (int r = 0; r < rows; ++r) {                                  \
+                const char *x = s + r * si + p * sp;                          \
+                const VEC xr = SET1(x);                                       \
+                const VEC xi = MUL(SET1(x + sizeof(R)), im_sign);             \
+                for (int v = 0; v < nv; ++v) {                                \
+                    re[r][v] = FMA(xr, y[v], re[r][v]);                       \
+                    im[r][v] = FMA(xi, y[v], im[r][v]);                       \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+        for (int r = 0; r < rows; ++r) {                                      \
+            _Alignas(64) char out[2 * VB];                                    \
+            for (int v = 0; v < nv; ++v) {                                    \
+                STOREU(out + v * VB, ADDSUB(re[r][v], SWAP(im[r][v])));       \
+            }                                                                 \
+            memcpy(c + r * crs, out, (size_t)bytes);                          \
+        }                                                                     \
+    }                                                                         \
+    /* Rows of C in strips of two vectors, two rows at a time: for a B    \
+     * that stays in the caches, the accumulators stay in registers. */   \
+    static inline __attribute__((always_inline)) void NAME##_rows_impl(      \
+        const char *s, ptrdiff_t si, ptrdiff_t sp, ptrdiff_t m,               \
+        const char *b, ptrdiff_t brs, ptrdiff_t n, ptrdiff_t k, char *c,      \
+        const ptrdiff_t crs, const VEC im_sign)                               \
+    {                                                                         \
+        enum { ES = 2 * sizeof(R), VB = RLANES * sizeof(R) };                 \
+        const ptrdiff_t total = n * ES;                                       \
+        for (ptrdiff_t j = 0; j < total; j += 2 * VB) {                       \
+            const ptrdiff_t bytes = min_pd(2 * VB, total - j);                \
+            ptrdiff_t i = 0;                                                  \
+            if (bytes > VB) {                                                 \
+                for (; i + 2 <= m; i += 2) {                                  \
+                    NAME##_rows_block(s + i * si, si, sp, b + j, brs, k,      \
+                                      c + i * crs + j, crs, bytes, im_sign, 2, 2); \
+                }                                                             \
+                if (i < m) {                                                  \
+                    NAME##_rows_block(s + i * si, si, sp, b + j, brs, k,      \
+                                      c + i * crs + j, crs, bytes, im_sign, 1, 2); \
+                }                                                             \
+                continue;                                                     \
+            }                                                                 \
+            for (; i + 2 <= m; i += 2) {                                      \
+                NAME##_rows_block(s + i * si, si, sp, b + j, brs, k,          \
+                                  c + i * crs + j, crs, bytes, im_sign, 2, 1); \
+            }                                                                 \
+            if (i < m) {                                                      \
+                NAME##_rows_block(s + i * si, si, sp, b + j, brs, k,          \
+                                  c + i * crs + j, crs, bytes, im_sign, 1, 1); \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
     static inline __attribute__((always_inline)) void NAME##_axpy_impl(      \
         const char *s, ptrdiff_t si, ptrdiff_t sp, ptrdiff_t m,               \
         const char *b, ptrdiff_t brs, ptrdiff_t n, ptrdiff_t k, char *c,      \
@@ -347,6 +427,12 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
                                                       : &gm_one_##R));        \
         enum { ES = 2 * sizeof(R), VB = RLANES * sizeof(R),                   \
                BLK = GM_AXPY_BLOCK_BYTES / 2 };                               \
+        /* B small enough to stay in L2 across the strips: accumulators   \
+         * in registers rather than memory. */                            \
+        if ((double)k * (double)n * ES <= GM_ROWS_MAX_B_BYTES) {              \
+            NAME##_rows_impl(s, si, sp, m, b, brs, n, k, c, crs, im_sign);    \
+            return;                                                           \
+        }                                                                     \
         _Alignas(64) char acc[GM_AXPY_MAX_ROWS][2][GM_AXPY_BLOCK_BYTES / 2];  \
         for (ptrdiff_t j0 = 0; j0 < n; j0 += BLK / ES) {                      \
             const ptrdiff_t bytes = min_pd(BLK / ES, n - j0) * ES;            \

@@ -1065,6 +1065,9 @@ static const gm_kernel avx512_c64 = {
     .direct = direct_c64,
     .direct_conj = direct_conj_c64,
     .direct_max_flops = 2048.0,
+    .direct_max_rows = 4,
+    .direct_shallow_rows = 12, .direct_shallow_depth = 4096,
+    .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
 };
 
 static const gm_kernel avx512_c128 = {
@@ -1079,6 +1082,9 @@ static const gm_kernel avx512_c128 = {
     .direct = direct_c128,
     .direct_conj = direct_conj_c128,
     .direct_max_flops = 2048.0,
+    .direct_max_rows = 4,
+    .direct_shallow_rows = 12, .direct_shallow_depth = 4096,
+    .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
 };
 
 const gm_kernel_table gm_avx512_int_kernels = {

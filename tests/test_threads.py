@@ -218,3 +218,18 @@ def test_same_bits_whatever_the_heap_held(dtype, threads, restore_threads):
     for _ in range(5):
         fill_freed_heap(pattern)
         assert_bitwise_equal(ours(a, b), clean)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
+@pytest.mark.parametrize("m", [3, 4, 8])
+def test_column_slices_give_the_same_bits(dtype, m):
+    """Threads split the columns of a product of few rows; the direct
+    path then sees a narrower B, which can fit the caches where the whole
+    did not and take another loop.  Every element must keep its bits.
+    (A single column would be a matrix-vector product, another path.)"""
+    a = make_values(dtype, (m, 2000), (7, 1.0, 0.0))
+    b = make_values(dtype, (2000, 12), (8, 1.0, 0.0))
+    whole = ours(a, b)
+    for cut in (2, 4, 6, 10):
+        halves = np.concatenate([ours(a, b[:, :cut]), ours(a, b[:, cut:])], axis=1)
+        assert_bitwise_equal(halves, whole)
