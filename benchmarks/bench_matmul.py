@@ -59,6 +59,11 @@ def all_cases() -> List[BenchCase]:
     cases += [matvec_case("float64", 4096), matvec_case("float64", 4096, vector_first=True)]
     cases += [strided_case("float64", 512, step=2)]
     cases += [rect_case("float32", 100000, 64, 64)]
+    # Few rows or few columns, where packing costs more than it saves.
+    cases += [rect_case("float64", 10, 1000, 10), rect_case("float64", 8, 1000, 1000),
+              rect_case("float64", 1000, 1000, 10),
+              rect_case("float64", 4, 1000, 1000, fortran_b=True),
+              rect_case("complex128", 10, 1000, 10)]
     if hasattr(np, "vecdot"):   # NumPy 2.2+
         for dtype in ("float64", "complex128", "complex64"):
             cases += [vector_function_case("vecdot", dtype, 1000, count=1000)]

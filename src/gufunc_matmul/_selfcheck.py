@@ -544,14 +544,17 @@ def strided_case(dtype, n: int, step: int = 2, seed: int = 0) -> BenchCase:
                      _flops(dt, 1, n, n, n))
 
 
-def rect_case(dtype, m: int, k: int, n: int, seed: int = 0) -> BenchCase:
+def rect_case(dtype, m: int, k: int, n: int, seed: int = 0,
+              fortran_b: bool = False) -> BenchCase:
     dt = np.dtype(dtype)
 
     def make():
         rng = np.random.default_rng(seed)
-        return _random(dt, (m, k), rng), _random(dt, (k, n), rng)
+        b = _random(dt, (k, n), rng)
+        return _random(dt, (m, k), rng), np.asfortranarray(b) if fortran_b else b
 
-    return BenchCase(dt.name, f"{m}x{k} @ {k}x{n}", make, _flops(dt, 1, m, k, n))
+    label = f"{m}x{k} @ {k}x{n}" + (", B in Fortran order" if fortran_b else "")
+    return BenchCase(dt.name, label, make, _flops(dt, 1, m, k, n))
 
 
 def default_cases() -> List[BenchCase]:
