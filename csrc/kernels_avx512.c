@@ -292,14 +292,15 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
             NAME##_dots_rows(pr, a, b, c, i0, 1);                             \
         }                                                                     \
     }                                                                         \
-    /* Every element a dot product, grouped along the shorter side (the  \
-     * same sums either way): columns of B against the rows of A, or      \
-     * rows of A against the columns of B. */                             \
+    /* Every element a dot product (the same sums either way): each      \
+     * column of B against all rows of A (matrix-vector products, and a   \
+     * smaller A, which is then read again from the caches), or each row  \
+     * of A against all columns of B. */                                  \
     static void NAME##_dots_all(const gm_problem *pr, const char *a,          \
                                 const char *b, char *c)                       \
     {                                                                         \
         gm_problem one = *pr;                                                 \
-        if (pr->m <= pr->n) {                                                 \
+        if (pr->n == 1 || (pr->m > 1 && pr->m <= pr->n)) {                    \
             one.n = 1;                                                        \
             for (ptrdiff_t j = 0; j < pr->n; ++j) {                           \
                 NAME##_dots(&one, a, b + j * pr->b.col_stride,                \
