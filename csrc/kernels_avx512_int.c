@@ -998,13 +998,16 @@ DEFINE_CPLX_MICRO(micro_c64, float, __m512, 16, _mm512_set1_ps,
 DEFINE_CPLX_DIRECT(direct_c64_scalar, float)
 DEFINE_CPLX_DIRECT(direct_c128_scalar, double)
 
-/* Small complex matrices (2 to 16 columns, more than one row) run faster
- * on the AVX2 streaming loop, the same code on narrower vectors: each
- * element is summed in the same order with the same operations, so the
- * bits are the same. */
-static int small_complex(const gm_problem *pr)
+/* Small complex matrices (2 to 16 columns, more than one row) with B's
+ * and C's columns contiguous run faster on the AVX2 axpy loop, the same
+ * code on narrower vectors: each element is summed in the same order with
+ * the same operations, so the bits are the same.  Not dot products: their
+ * lanes, and so their sums, depend on the vector width (the column
+ * slices of threads must not change a result). */
+static int small_complex(const gm_problem *pr, ptrdiff_t item)
 {
-    return pr->m > 1 && pr->n > 1 && pr->n <= 16;
+    return pr->m > 1 && pr->n > 1 && pr->n <= 16
+           && pr->b.col_stride == item && pr->c.col_stride == item;
 }
 
 /* C = conj(A) @ B: streamed where the layout allows, else the portable
@@ -1019,7 +1022,7 @@ static void direct_conj_c64(const gm_problem *pr, ptrdiff_t first,
 
 static void direct_c64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (small_complex(pr)) {
+    if (small_complex(pr, 8)) {
         gm_avx2_kernels[GM_FAM_C64]->direct(pr, first, last);
         return;
     }
@@ -1041,7 +1044,7 @@ static void direct_conj_c128(const gm_problem *pr, ptrdiff_t first,
 
 static void direct_c128(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (small_complex(pr)) {
+    if (small_complex(pr, 16)) {
         gm_avx2_kernels[GM_FAM_C128]->direct(pr, first, last);
         return;
     }

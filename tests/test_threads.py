@@ -233,3 +233,18 @@ def test_column_slices_give_the_same_bits(dtype, m):
     for cut in (2, 4, 6, 10):
         halves = np.concatenate([ours(a, b[:, :cut]), ours(a, b[:, cut:])], axis=1)
         assert_bitwise_equal(halves, whole)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
+def test_same_bits_for_every_thread_count_fortran_b(dtype, restore_threads):
+    """Few rows times B in Fortran order: dot products per element, the
+    columns split over threads (slices narrower than the whole)."""
+    a = make_values(dtype, (4, 20000), (9, 1.0, 0.0))
+    b = np.asfortranarray(make_values(dtype, (20000, 30), (10, 1.0, 0.0)))
+    results = []
+    for n in THREAD_COUNTS:
+        gufunc_matmul.set_num_threads(n)
+        results.append(ours(a, b))
+    assert_matches_numpy(a, b)
+    for r in results[1:]:
+        assert_bitwise_equal(r, results[0])
