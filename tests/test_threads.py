@@ -248,3 +248,29 @@ def test_same_bits_for_every_thread_count_fortran_b(dtype, restore_threads):
     assert_matches_numpy(a, b)
     for r in results[1:]:
         assert_bitwise_equal(r, results[0])
+
+
+@settings(max_examples=max(10, settings.default.max_examples // 5))
+@given(data=st.data())
+def test_thin_products_same_bits_for_every_thread_count(data):
+    """Products of few rows or few columns, in any layout, long enough to
+    be threaded: the direct path's slices of rows or columns must not
+    change any bit."""
+    dtype = data.draw(st.sampled_from([np.dtype(c) for c in "fdFD"]), label="dtype")
+    thin = data.draw(st.integers(1, 12), label="thin")
+    wide = data.draw(st.integers(1, 60), label="wide")
+    m, n = (thin, wide) if data.draw(st.booleans(), label="thin rows") else (wide, thin)
+    k = max(64, 2_000_000 // (m * n))
+    a = data.draw(laid_out(make_values(dtype, (m, k), (m, 1.0, 0.0)),
+                           allow_broadcast=False, allow_byteswap=False))
+    b = data.draw(laid_out(make_values(dtype, (k, n), (n, 1.0, 0.0)),
+                           allow_broadcast=False, allow_byteswap=False))
+    results = []
+    try:
+        for count in THREAD_COUNTS:
+            gufunc_matmul.set_num_threads(count)
+            results.append(ours(a, b))
+    finally:
+        gufunc_matmul.set_num_threads(0)
+    for r in results[1:]:
+        assert_bitwise_equal(r, results[0])
