@@ -32,6 +32,13 @@
  * path, for the choice of the number of threads. */
 #define GM_VECTOR_WEIGHT 6.0
 
+/* A complex multiply-add is four real ones. */
+#define GM_COMPLEX_WEIGHT 4.0
+
+/* The most rows that take the direct path as dot products (B in Fortran
+ * order) rather than packed. */
+#define GM_DOTS_SHALLOW_ROWS 32
+
 static ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b)
 {
     return a < b ? a : b;
@@ -534,6 +541,16 @@ static gm_kernel conjugating(const gm_kernel *kern, gm_family family)
     return conj;
 }
 
+static int is_floating(gm_type type)
+{
+    return type >= GM_FLOAT16 && type <= GM_CLONGDOUBLE;
+}
+
+static int is_complex(gm_type type)
+{
+    return type >= GM_COMPLEX64 && type <= GM_CLONGDOUBLE;
+}
+
 /* Computes the product (of conj(A) when `conjugate`) on the chosen path and
  * threads.  Floating-point flags raised on other threads are added to
  * *fp_flags. */
@@ -545,13 +562,18 @@ static void compute(const gm_problem *problem, int conjugate,
     const double flops = (double)problem->m * (double)problem->n * (double)problem->k;
     /* A vector operand, or too few rows to reuse packed panels: the
      * direct path streams the operands once. */
-    const double b_bytes = (double)problem->k * (double)problem->n
-                           * (double)gm_item_size(problem->type);
+    const ptrdiff_t item = (ptrdiff_t)gm_item_size(problem->type);
+    const double b_bytes = (double)problem->k * (double)problem->n * (double)item;
+    /* Many rows go direct only on the axpy forms (columns of B and C
+     * contiguous): as dot products, every row would read all of B. */
+    const int axpy_rows = problem->m <= GM_DOTS_SHALLOW_ROWS
+                          || (problem->b.col_stride == item && problem->c.col_stride == item);
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1)
                          || (problem->m <= kern->direct_shallow_rows
                              && problem->k <= kern->direct_shallow_depth
                              && (kern->direct_shallow_bytes == 0
-                                 || b_bytes <= kern->direct_shallow_bytes));
+                                 || b_bytes <= kern->direct_shallow_bytes)
+                             && axpy_rows);
     const int vector = few_rows || problem->n == 1 || problem->n <= kern->direct_max_cols;
     /* A matrix of few columns: narrower tiles, where the set has them. */
     if (!vector && kern->narrow != NULL && *kern->narrow != NULL
@@ -573,7 +595,7 @@ static void compute(const gm_problem *problem, int conjugate,
      * rows, few rows of A) would go through its scalar loop: packing
      * absorbs any strides. */
     if (!blocked && worth_packing && !conjugate && problem->m > 1 && problem->n > 1
-            && !streams_well(&laid_out, (ptrdiff_t)gm_item_size(problem->type))) {
+            && !streams_well(&laid_out, item)) {
         blocked = 1;
         laid_out = *problem;
     }
@@ -582,8 +604,9 @@ static void compute(const gm_problem *problem, int conjugate,
      * matrix once: memory bound, it gains from a second thread on a
      * smaller problem. */
     const int memory_bound = !blocked && (problem->n == 1 || problem->m <= 4);
-    const int threads = gm_threads_begin(flops * (double)p->batch
-                                         * (memory_bound ? GM_VECTOR_WEIGHT : 1.0));
+    const double weight = (memory_bound ? GM_VECTOR_WEIGHT : 1.0)
+                          * (is_complex(problem->type) ? GM_COMPLEX_WEIGHT : 1.0);
+    const int threads = gm_threads_begin(flops * (double)p->batch * weight);
     if (threads <= 1) {
         run_serial(p, kern, 0, p->batch, blocked);
     }
@@ -598,16 +621,6 @@ static void compute(const gm_problem *problem, int conjugate,
         kern->direct(p, 0, p->batch);
     }
     gm_threads_end();
-}
-
-static int is_floating(gm_type type)
-{
-    return type >= GM_FLOAT16 && type <= GM_CLONGDOUBLE;
-}
-
-static int is_complex(gm_type type)
-{
-    return type >= GM_COMPLEX64 && type <= GM_CLONGDOUBLE;
 }
 
 /*

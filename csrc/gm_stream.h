@@ -13,8 +13,19 @@
 
 /* Complex axpy keeps its accumulators in registers when B (k x n) has at
  * most this many bytes: it then stays in L2 while strips of it are read
- * once per pair of rows. */
-#define GM_ROWS_MAX_B_BYTES (256.0 * 1024.0)
+ * once per group of rows. */
+#define GM_ROWS_MAX_B_BYTES (1024.0 * 1024.0)
+
+/* Rows of C that the complex register form computes at once: their
+ * accumulators (4 per row) must fit in the vector registers. */
+#ifndef GM_ROWS_GROUP
+#define GM_ROWS_GROUP 2
+#endif
+
+/* Complex dot products fetch their four rows this far ahead: two
+ * multiply-adds per vector leave the hardware prefetcher behind on a
+ * matrix streamed from L3. */
+#define GM_DOTS_PREFETCH_BYTES 1024
 
 #include <stddef.h>
 #include <string.h>
@@ -248,8 +259,8 @@ static inline __attribute__((always_inline)) int stream_all(const gm_problem *pr
 /* Which operand of a dot product is conjugated. */
 enum { GM_CONJ_NONE, GM_CONJ_ROWS, GM_CONJ_VEC };
 
-static const double gm_one_double = 1.0, gm_minus_one_double = -1.0;
-static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
+static const double gm_minus_one_double = -1.0;
+static const float gm_minus_one_float = -1.0f;
 
 /*
  * Streaming direct forms for complex (see the real ones above), on the
@@ -261,7 +272,7 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
  * sum(I.im) - sum(I.re) (vector conjugated).
  */
 #define GM_DEFINE_STREAM_COMPLEX(NAME, R, VEC, RLANES, MASK_T, MASKOF, ZERO, LOADU, MLOAD,    \
-                                 STOREU, SET1, FMA, MUL, ADD, SWAP, ADDSUB,   \
+                                 STOREU, MSTORE, SET1, FMA, MUL, ADD, SWAP, ADDSUB,   \
                                  HSUM, SIGNS)                                 \
     /* One output of dots from its lane sums R (re) and I (im). */         \
     static inline __attribute__((always_inline)) void NAME##_dot_out(       \
@@ -285,7 +296,7 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
         const char *rows, ptrdiff_t rs, ptrdiff_t nrows, const char *vec,     \
         ptrdiff_t k, char *out, ptrdiff_t os, const int conj)                 \
     {                                                                         \
-        enum { VB = RLANES * sizeof(R) };                                     \
+        enum { VB = RLANES * sizeof(R), PF = GM_DOTS_PREFETCH_BYTES };       \
         const ptrdiff_t end = k * 2 * (ptrdiff_t)sizeof(R);                   \
         ptrdiff_t r = 0;                                                      \
         /* Four rows per pass share the loads of the vector; the rest one \
@@ -300,6 +311,10 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
             ptrdiff_t o = 0;                                                  \
             for (; o + VB <= end; o += VB) {                                  \
                 const VEC y = LOADU(vec + o), ys = SWAP(y);                   \
+                __builtin_prefetch(rp[0] + o + PF);                           \
+                __builtin_prefetch(rp[1] + o + PF);                           \
+                __builtin_prefetch(rp[2] + o + PF);                           \
+                __builtin_prefetch(rp[3] + o + PF);                           \
                 VEC x = LOADU(rp[0] + o);                                     \
                 re0 = FMA(x, y, re0); im0 = FMA(x, ys, im0);                  \
                 x = LOADU(rp[1] + o);                                         \
@@ -342,78 +357,123 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
             NAME##_dot_out(re0, im0, out + r * os, conj);                     \
         }                                                                     \
     }                                                                         \
-    /* `rows` rows of C across `bytes` (at most nv vectors) of columns,  \
-     * with axpy's accumulators (R and I per element) in registers over   \
-     * all of p: the same chains of multiply-adds, so the same bits. */   \
-    static inline __attribute__((always_inline)) void NAME##_rows_block(     \
+    /* The imaginary part of the element at x, negated for conj. */           \
+    static inline __attribute__((always_inline)) VEC NAME##_imag(             \
+        const char *x, const int conj)                                        \
+    {                                                                         \
+        return conj ? MUL(SET1(x + sizeof(R)), SET1((const char *)&gm_minus_one_##R)) \
+                    : SET1(x + sizeof(R));                                    \
+    }                                                                         \
+    /* One row's step of the register form: R += x.re * y, I += x.im * y. */  \
+    static inline __attribute__((always_inline)) void NAME##_row_step(        \
+        const char *x, const int conj, const VEC *y, const int nv, VEC *re,   \
+        VEC *im)                                                              \
+    {                                                                         \
+        const VEC xr = SET1(x), xi = NAME##_imag(x, conj);                    \
+        for (int v = 0; v < nv; ++v) {                                        \
+            re[v] = FMA(xr, y[v], re[v]);                                     \
+            im[v] = FMA(xi, y[v], im[v]);                                     \
+        }                                                                     \
+    }                                                                         \
+    static inline __attribute__((always_inline)) void NAME##_row_out(         \
+        const VEC *re, const VEC *im, const int nv, char *c, ptrdiff_t full,  \
+        const MASK_T mk)                                                      \
+    {                                                                         \
+        enum { VB = RLANES * sizeof(R) };                                     \
+        for (int v = 0; v < nv; ++v) {                                        \
+            const VEC z = ADDSUB(re[v], SWAP(im[v]));                         \
+            if (v * VB < full) {                                              \
+                STOREU(c + v * VB, z);                                        \
+            }                                                                 \
+            else {                                                            \
+                MSTORE(c + v * VB, mk, z);                                    \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    /* `rows` (at most 4) rows of C across `bytes` (at most nv vectors) of    \
+     * columns, with axpy's accumulators (R and I per element) in             \
+     * registers over all of p: the same chains of multiply-adds, so the      \
+     * same bits.  One small array per row: compilers keep those in           \
+     * registers, not one large one. */                                       \
+    static inline __attribute__((always_inline)) void NAME##_rows_block(      \
         const char *s, ptrdiff_t si, ptrdiff_t sp, const char *b,             \
         ptrdiff_t brs, ptrdiff_t k, char *c, ptrdiff_t crs, ptrdiff_t bytes,  \
-        const VEC im_sign, const int rows, const int nv)                      \
+        const int conj, const int rows, const int nv)                         \
     {                                                                         \
         enum { VB = RLANES * sizeof(R) };                                     \
         const ptrdiff_t full = bytes - bytes % VB;                            \
         const MASK_T mk = MASKOF((bytes - full) / (ptrdiff_t)sizeof(R));      \
-        VEC re[2][2], im[2][2];                                               \
-        for (int r = 0; r < rows; ++r) {                                      \
-            for (int v = 0; v < nv; ++v) {                                    \
-                re[r][v] = ZERO();                                            \
-                im[r][v] = ZERO();                                            \
-            }                                                                 \
-        }                                                                     \
+        VEC re0[2] = {ZERO(), ZERO()}, im0[2] = {ZERO(), ZERO()};             \
+        VEC re1[2] = {ZERO(), ZERO()}, im1[2] = {ZERO(), ZERO()};             \
+        VEC re2[2] = {ZERO(), ZERO()}, im2[2] = {ZERO(), ZERO()};             \
+        VEC re3[2] = {ZERO(), ZERO()}, im3[2] = {ZERO(), ZERO()};             \
         for (ptrdiff_t p = 0; p < k; ++p) {                                   \
-            const char *bp = b + p * brs;                                     \
+            const char *bp = b + p * brs, *x = s + p * sp;                    \
             VEC y[2];                                                         \
             for (int v = 0; v < nv; ++v) {                                    \
                 y[v] = v * VB < full ? LOADU(bp + v * VB) : MLOAD(bp + v * VB, mk); \
             }                                                                 \
-            for (int r = 0; r < rows; ++r) {                                  \
-                const char *x = s + r * si + p * sp;                          \
-                const VEC xr = SET1(x);                                       \
-                const VEC xi = MUL(SET1(x + sizeof(R)), im_sign);             \
-                for (int v = 0; v < nv; ++v) {                                \
-                    re[r][v] = FMA(xr, y[v], re[r][v]);                       \
-                    im[r][v] = FMA(xi, y[v], im[r][v]);                       \
-                }                                                             \
+            NAME##_row_step(x, conj, y, nv, re0, im0);                        \
+            if (rows > 1) {                                                   \
+                NAME##_row_step(x + si, conj, y, nv, re1, im1);               \
+            }                                                                 \
+            if (rows > 2) {                                                   \
+                NAME##_row_step(x + 2 * si, conj, y, nv, re2, im2);           \
+            }                                                                 \
+            if (rows > 3) {                                                   \
+                NAME##_row_step(x + 3 * si, conj, y, nv, re3, im3);           \
             }                                                                 \
         }                                                                     \
-        for (int r = 0; r < rows; ++r) {                                      \
-            _Alignas(64) char out[2 * VB];                                    \
-            for (int v = 0; v < nv; ++v) {                                    \
-                STOREU(out + v * VB, ADDSUB(re[r][v], SWAP(im[r][v])));       \
-            }                                                                 \
-            memcpy(c + r * crs, out, (size_t)bytes);                          \
+        NAME##_row_out(re0, im0, nv, c, full, mk);                               \
+        if (rows > 1) {                                                       \
+            NAME##_row_out(re1, im1, nv, c + crs, full, mk);                     \
+        }                                                                     \
+        if (rows > 2) {                                                       \
+            NAME##_row_out(re2, im2, nv, c + 2 * crs, full, mk);                 \
+        }                                                                     \
+        if (rows > 3) {                                                       \
+            NAME##_row_out(re3, im3, nv, c + 3 * crs, full, mk);                 \
         }                                                                     \
     }                                                                         \
-    /* Rows of C in strips of two vectors, two rows at a time: for a B    \
-     * that stays in the caches, the accumulators stay in registers. */   \
-    static inline __attribute__((always_inline)) void NAME##_rows_impl(      \
+    /* Rows of C in strips of two vectors, GM_ROWS_GROUP rows at a time       \
+     * (as many as the registers hold): for a B that stays in the caches,     \
+     * the accumulators stay in registers. */                                 \
+    static inline __attribute__((always_inline)) void NAME##_rows_strip(      \
+        const char *s, ptrdiff_t si, ptrdiff_t sp, ptrdiff_t m,               \
+        const char *b, ptrdiff_t brs, ptrdiff_t k, char *c, ptrdiff_t crs,    \
+        ptrdiff_t bytes, const int conj, const int nv)                        \
+    {                                                                         \
+        ptrdiff_t i = 0;                                                      \
+        for (; i + GM_ROWS_GROUP <= m; i += GM_ROWS_GROUP) {                  \
+            NAME##_rows_block(s + i * si, si, sp, b, brs, k, c + i * crs,     \
+                              crs, bytes, conj, GM_ROWS_GROUP, nv);           \
+        }                                                                     \
+        if (m - i >= 2) {                                                     \
+            NAME##_rows_block(s + i * si, si, sp, b, brs, k, c + i * crs,     \
+                              crs, bytes, conj, 2, nv);                       \
+            i += 2;                                                           \
+        }                                                                     \
+        if (i < m) {                                                          \
+            NAME##_rows_block(s + i * si, si, sp, b, brs, k, c + i * crs,     \
+                              crs, bytes, conj, 1, nv);                       \
+        }                                                                     \
+    }                                                                         \
+    static inline __attribute__((always_inline)) void NAME##_rows_impl(       \
         const char *s, ptrdiff_t si, ptrdiff_t sp, ptrdiff_t m,               \
         const char *b, ptrdiff_t brs, ptrdiff_t n, ptrdiff_t k, char *c,      \
-        const ptrdiff_t crs, const VEC im_sign)                               \
+        const ptrdiff_t crs, const int conj)                                  \
     {                                                                         \
         enum { ES = 2 * sizeof(R), VB = RLANES * sizeof(R) };                 \
         const ptrdiff_t total = n * ES;                                       \
         for (ptrdiff_t j = 0; j < total; j += 2 * VB) {                       \
             const ptrdiff_t bytes = min_pd(2 * VB, total - j);                \
-            ptrdiff_t i = 0;                                                  \
             if (bytes > VB) {                                                 \
-                for (; i + 2 <= m; i += 2) {                                  \
-                    NAME##_rows_block(s + i * si, si, sp, b + j, brs, k,      \
-                                      c + i * crs + j, crs, bytes, im_sign, 2, 2); \
-                }                                                             \
-                if (i < m) {                                                  \
-                    NAME##_rows_block(s + i * si, si, sp, b + j, brs, k,      \
-                                      c + i * crs + j, crs, bytes, im_sign, 1, 2); \
-                }                                                             \
-                continue;                                                     \
+                NAME##_rows_strip(s, si, sp, m, b + j, brs, k, c + j, crs,    \
+                                  bytes, conj, 2);                            \
             }                                                                 \
-            for (; i + 2 <= m; i += 2) {                                      \
-                NAME##_rows_block(s + i * si, si, sp, b + j, brs, k,          \
-                                  c + i * crs + j, crs, bytes, im_sign, 2, 1); \
-            }                                                                 \
-            if (i < m) {                                                      \
-                NAME##_rows_block(s + i * si, si, sp, b + j, brs, k,          \
-                                  c + i * crs + j, crs, bytes, im_sign, 1, 1); \
+            else {                                                            \
+                NAME##_rows_strip(s, si, sp, m, b + j, brs, k, c + j, crs,    \
+                                  bytes, conj, 1);                            \
             }                                                                 \
         }                                                                     \
     }                                                                         \
@@ -422,49 +482,60 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
         const char *b, ptrdiff_t brs, ptrdiff_t n, ptrdiff_t k, char *c,      \
         ptrdiff_t crs, const int conj)                                        \
     {                                                                         \
-        /* conj(s): the imaginary parts times -1, an exact negation. */     \
-        const VEC im_sign = SET1((const char *)(conj ? &gm_minus_one_##R     \
-                                                      : &gm_one_##R));        \
         enum { ES = 2 * sizeof(R), VB = RLANES * sizeof(R),                   \
                BLK = GM_AXPY_BLOCK_BYTES / 2 };                               \
         /* B small enough to stay in L2 across the strips: accumulators   \
          * in registers rather than memory. */                            \
         if ((double)k * (double)n * ES <= GM_ROWS_MAX_B_BYTES) {              \
-            NAME##_rows_impl(s, si, sp, m, b, brs, n, k, c, crs, im_sign);    \
+            NAME##_rows_impl(s, si, sp, m, b, brs, n, k, c, crs, conj);       \
             return;                                                           \
         }                                                                     \
-        _Alignas(64) char acc[GM_AXPY_MAX_ROWS][2][GM_AXPY_BLOCK_BYTES / 2];  \
-        for (ptrdiff_t j0 = 0; j0 < n; j0 += BLK / ES) {                      \
-            const ptrdiff_t bytes = min_pd(BLK / ES, n - j0) * ES;            \
+        /* Per row of C, R and I for a block of its columns, in L1; the       \
+         * fewer the rows, the longer the runs of each row of B read. */      \
+        _Alignas(64) char acc[GM_AXPY_MAX_ROWS * GM_AXPY_BLOCK_BYTES];        \
+        const ptrdiff_t blk = BLK * (GM_AXPY_MAX_ROWS / m);                   \
+        for (ptrdiff_t j0 = 0; j0 < n; j0 += blk / ES) {                      \
+            const ptrdiff_t bytes = min_pd(blk / ES, n - j0) * ES;            \
             const ptrdiff_t full = bytes - bytes % VB;                        \
-            const MASK_T mk = MASKOF((bytes - full) / (ptrdiff_t)sizeof(R));     \
+            const MASK_T mk = MASKOF((bytes - full) / (ptrdiff_t)sizeof(R));  \
             const char *bj = b + j0 * ES;                                     \
-            /* only the vectors this block uses: a 3 x 3 product must not \
-             * clear 4 KiB per row */                                       \
+            /* only the vectors this block uses: a 3 x 3 product must not     \
+             * clear 4 KiB per row */                                         \
             const size_t used = (size_t)(full < bytes ? full + VB : full);    \
             for (ptrdiff_t i = 0; i < m; ++i) {                               \
-                memset(acc[i][0], 0, used);                                   \
-                memset(acc[i][1], 0, used);                                   \
+                memset(acc + 2 * i * blk, 0, used);                           \
+                memset(acc + (2 * i + 1) * blk, 0, used);                     \
             }                                                                 \
+            /* Four rows of B per pass over the block: one load and one       \
+             * store of each accumulator for four multiply-adds, in the       \
+             * order p = 0, 1, ... as in the register form. */                \
             ptrdiff_t p = 0;                                                  \
-            for (; p + 2 <= k; p += 2) {                                      \
+            for (; p + 4 <= k; p += 4) {                                      \
                 const char *b0 = bj + p * brs, *b1 = b0 + brs;                \
+                const char *b2 = b1 + brs, *b3 = b2 + brs;                    \
                 for (ptrdiff_t i = 0; i < m; ++i) {                           \
                     const char *x = s + i * si + p * sp;                      \
                     const VEC xr0 = SET1(x), xr1 = SET1(x + sp);              \
-                    const VEC xi0 = MUL(SET1(x + sizeof(R)), im_sign);        \
-                    const VEC xi1 = MUL(SET1(x + sp + sizeof(R)), im_sign);   \
-                    char *tr = acc[i][0], *ti = acc[i][1];                    \
-                    ptrdiff_t o = 0;                                          \
-                    for (; o < full; o += VB) {                               \
-                        const VEC y0 = LOADU(b0 + o), y1 = LOADU(b1 + o);     \
-                        STOREU(tr + o, FMA(xr1, y1, FMA(xr0, y0, LOADU(tr + o)))); \
-                        STOREU(ti + o, FMA(xi1, y1, FMA(xi0, y0, LOADU(ti + o)))); \
-                    }                                                         \
-                    if (o < bytes) {                                          \
-                        const VEC y0 = MLOAD(b0 + o, mk), y1 = MLOAD(b1 + o, mk); \
-                        STOREU(tr + o, FMA(xr1, y1, FMA(xr0, y0, LOADU(tr + o)))); \
-                        STOREU(ti + o, FMA(xi1, y1, FMA(xi0, y0, LOADU(ti + o)))); \
+                    const VEC xr2 = SET1(x + 2 * sp), xr3 = SET1(x + 3 * sp); \
+                    const VEC xi0 = NAME##_imag(x, conj);                     \
+                    const VEC xi1 = NAME##_imag(x + sp, conj);                \
+                    const VEC xi2 = NAME##_imag(x + 2 * sp, conj);            \
+                    const VEC xi3 = NAME##_imag(x + 3 * sp, conj);            \
+                    char *tr = acc + 2 * i * blk, *ti = tr + blk;             \
+                    for (ptrdiff_t o = 0; o < bytes; o += VB) {               \
+                        const int whole = o < full;                           \
+                        const VEC y0 = whole ? LOADU(b0 + o) : MLOAD(b0 + o, mk); \
+                        const VEC y1 = whole ? LOADU(b1 + o) : MLOAD(b1 + o, mk); \
+                        const VEC y2 = whole ? LOADU(b2 + o) : MLOAD(b2 + o, mk); \
+                        const VEC y3 = whole ? LOADU(b3 + o) : MLOAD(b3 + o, mk); \
+                        VEC t = FMA(xr0, y0, LOADU(tr + o));                  \
+                        t = FMA(xr1, y1, t);                                  \
+                        t = FMA(xr2, y2, t);                                  \
+                        STOREU(tr + o, FMA(xr3, y3, t));                      \
+                        t = FMA(xi0, y0, LOADU(ti + o));                      \
+                        t = FMA(xi1, y1, t);                                  \
+                        t = FMA(xi2, y2, t);                                  \
+                        STOREU(ti + o, FMA(xi3, y3, t));                      \
                     }                                                         \
                 }                                                             \
             }                                                                 \
@@ -472,9 +543,8 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
                 const char *b0 = bj + p * brs;                                \
                 for (ptrdiff_t i = 0; i < m; ++i) {                           \
                     const char *x = s + i * si + p * sp;                      \
-                    const VEC xr0 = SET1(x);                                  \
-                    const VEC xi0 = MUL(SET1(x + sizeof(R)), im_sign);        \
-                    char *tr = acc[i][0], *ti = acc[i][1];                    \
+                    const VEC xr0 = SET1(x), xi0 = NAME##_imag(x, conj);      \
+                    char *tr = acc + 2 * i * blk, *ti = tr + blk;             \
                     for (ptrdiff_t o = 0; o < bytes; o += VB) {               \
                         const VEC y0 = o < full ? LOADU(b0 + o) : MLOAD(b0 + o, mk); \
                         STOREU(tr + o, FMA(xr0, y0, LOADU(tr + o)));          \
@@ -483,14 +553,20 @@ static const float gm_one_float = 1.0f, gm_minus_one_float = -1.0f;
                 }                                                             \
             }                                                                 \
             for (ptrdiff_t i = 0; i < m; ++i) {                               \
-                char *tr = acc[i][0], *ti = acc[i][1];                        \
+                const char *tr = acc + 2 * i * blk, *ti = tr + blk;           \
+                char *ci = c + i * crs + j0 * ES;                             \
                 for (ptrdiff_t o = 0; o < bytes; o += VB) {                   \
-                    STOREU(tr + o, ADDSUB(LOADU(tr + o), SWAP(LOADU(ti + o)))); \
+                    const VEC z = ADDSUB(LOADU(tr + o), SWAP(LOADU(ti + o))); \
+                    if (o < full) {                                           \
+                        STOREU(ci + o, z);                                    \
+                    }                                                         \
+                    else {                                                    \
+                        MSTORE(ci + o, mk, z);                                \
+                    }                                                         \
                 }                                                             \
-                memcpy(c + i * crs + j0 * ES, tr, (size_t)bytes);             \
             }                                                                 \
         }                                                                     \
-    } \
+    }                                                                         \
     static void NAME##_dots(const char *rows, ptrdiff_t rs, ptrdiff_t nrows, \
                             const char *vec, ptrdiff_t k, char *out,          \
                             ptrdiff_t os)                                     \

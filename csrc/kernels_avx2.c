@@ -323,10 +323,12 @@ GM_INLINE __m256i stream_mask(ptrdiff_t live, const int lanes)
 #define GM_LOADU_PD(p) _mm256_loadu_pd((const double *)(const void *)(p))
 #define GM_MLOAD_PD(p, m) _mm256_maskload_pd((const double *)(const void *)(p), (m))
 #define GM_STOREU_PD(p, v) _mm256_storeu_pd((double *)(void *)(p), (v))
+#define GM_MSTORE_PD(p, m, v) _mm256_maskstore_pd((double *)(void *)(p), (m), (v))
 #define GM_SET1_PD(p) _mm256_set1_pd(get_f64(p))
 #define GM_LOADU_PS(p) _mm256_loadu_ps((const float *)(const void *)(p))
 #define GM_MLOAD_PS(p, m) _mm256_maskload_ps((const float *)(const void *)(p), (m))
 #define GM_STOREU_PS(p, v) _mm256_storeu_ps((float *)(void *)(p), (v))
+#define GM_MSTORE_PS(p, m, v) _mm256_maskstore_ps((float *)(void *)(p), (m), (v))
 #define GM_SET1_PS(p) _mm256_set1_ps(get_f32(p))
 #define GM_FMA_PD(x, y, t) _mm256_fmadd_pd((x), (y), (t))
 #define GM_FMA_PS(x, y, t) _mm256_fmadd_ps((x), (y), (t))
@@ -1310,13 +1312,15 @@ GM_DEFINE_STORE_LOAD_COPY(c64, 8)
 #define GM_SWAP_PS(v) _mm256_permute_ps((v), 0xB1)
 GM_DEFINE_STREAM_COMPLEX(stream_c128, double, __m256d, 4, __m256i, GM_MASK_LANES4,
                          _mm256_setzero_pd,
-                         GM_LOADU_PD, GM_MLOAD_PD, GM_STOREU_PD, GM_SET1_PD,
+                         GM_LOADU_PD, GM_MLOAD_PD, GM_STOREU_PD, GM_MSTORE_PD,
+                         GM_SET1_PD,
                          GM_FMA_PD, _mm256_mul_pd, _mm256_add_pd, GM_SWAP_PD,
                          _mm256_addsub_pd, hsum_pd,
                          _mm256_setr_pd(1.0, -1.0, 1.0, -1.0))
 GM_DEFINE_STREAM_COMPLEX(stream_c64, float, __m256, 8, __m256i, GM_MASK_LANES8,
                          _mm256_setzero_ps,
-                         GM_LOADU_PS, GM_MLOAD_PS, GM_STOREU_PS, GM_SET1_PS,
+                         GM_LOADU_PS, GM_MLOAD_PS, GM_STOREU_PS, GM_MSTORE_PS,
+                         GM_SET1_PS,
                          GM_FMA_PS, _mm256_mul_ps, _mm256_add_ps, GM_SWAP_PS,
                          _mm256_addsub_ps, hsum_ps,
                          _mm256_setr_ps(1.0f, -1.0f, 1.0f, -1.0f, 1.0f, -1.0f,
@@ -1400,8 +1404,9 @@ static const gm_kernel avx2_c128 = {
     .direct_conj = direct_conj_c128,
     .direct_max_flops = 1024.0,
     .direct_max_rows = 4,
-    .direct_shallow_rows = 12, .direct_shallow_depth = 4096,
+    .direct_shallow_rows = 16, .direct_shallow_depth = 4096,
     .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
+    .direct_max_cols = 12,
 };
 
 static const gm_kernel avx2_c64 = {
@@ -1417,8 +1422,9 @@ static const gm_kernel avx2_c64 = {
     .direct_conj = direct_conj_c64,
     .direct_max_flops = 1024.0,
     .direct_max_rows = 4,
-    .direct_shallow_rows = 12, .direct_shallow_depth = 4096,
+    .direct_shallow_rows = 16, .direct_shallow_depth = 4096,
     .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
+    .direct_max_cols = 12,
 };
 
 const gm_kernel_table gm_avx2_kernels = {

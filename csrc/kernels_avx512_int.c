@@ -10,6 +10,7 @@
  * 2^bits like NumPy's.
  */
 #include <immintrin.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -58,6 +59,7 @@ static inline __mmask16 first_lanes16(ptrdiff_t n)
  * of this many bytes of C, up to this many rows at a time. */
 #define GM_AXPY_BLOCK_BYTES 4096
 #define GM_AXPY_MAX_ROWS 4
+#define GM_ROWS_GROUP 4
 #include "gm_stream.h"
 
 static inline double get_f64(const char *p)
@@ -96,10 +98,12 @@ GM_DEFINE_STREAM(stream_i64, uint64_t, __m512i, 8, __mmask8, MASK8_OF,
 #define LOADU_PD(p) _mm512_loadu_pd((const void *)(p))
 #define MLOAD_PD(p, m) _mm512_maskz_loadu_pd((m), (const void *)(p))
 #define STOREU_PD(p, v) _mm512_storeu_pd((void *)(p), (v))
+#define MSTORE_PD(p, m, v) _mm512_mask_storeu_pd((void *)(p), (m), (v))
 #define SET1_PD_AT(p) _mm512_set1_pd(get_f64(p))
 #define LOADU_PS(p) _mm512_loadu_ps((const void *)(p))
 #define MLOAD_PS(p, m) _mm512_maskz_loadu_ps((m), (const void *)(p))
 #define STOREU_PS(p, v) _mm512_storeu_ps((void *)(p), (v))
+#define MSTORE_PS(p, m, v) _mm512_mask_storeu_ps((void *)(p), (m), (v))
 #define SET1_PS_AT(p) _mm512_set1_ps(get_f32(p))
 #define SWAP_PAIRS_PD(v) _mm512_permute_pd((v), 0x55)
 #define SWAP_PAIRS_PS(v) _mm512_permute_ps((v), 0xB1)
@@ -107,14 +111,14 @@ GM_DEFINE_STREAM(stream_i64, uint64_t, __m512i, 8, __mmask8, MASK8_OF,
 #define ADDSUB_PS(x, y) _mm512_fmaddsub_ps((x), _mm512_set1_ps(1.0f), (y))
 GM_DEFINE_STREAM_COMPLEX(stream_c128, double, __m512d, 8, __mmask8, MASK8_OF,
                          _mm512_setzero_pd, LOADU_PD, MLOAD_PD, STOREU_PD,
-                         SET1_PD_AT, _mm512_fmadd_pd, _mm512_mul_pd,
+                         MSTORE_PD, SET1_PD_AT, _mm512_fmadd_pd, _mm512_mul_pd,
                          _mm512_add_pd, SWAP_PAIRS_PD, ADDSUB_PD,
                          _mm512_reduce_add_pd,
                          _mm512_setr_pd(1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0,
                                         -1.0))
 GM_DEFINE_STREAM_COMPLEX(stream_c64, float, __m512, 16, __mmask16,
                          first_lanes16, _mm512_setzero_ps, LOADU_PS, MLOAD_PS,
-                         STOREU_PS, SET1_PS_AT, _mm512_fmadd_ps, _mm512_mul_ps,
+                         STOREU_PS, MSTORE_PS, SET1_PS_AT, _mm512_fmadd_ps, _mm512_mul_ps,
                          _mm512_add_ps, SWAP_PAIRS_PS, ADDSUB_PS,
                          _mm512_reduce_add_ps,
                          _mm512_setr_ps(1.0f, -1.0f, 1.0f, -1.0f, 1.0f, -1.0f,
@@ -998,18 +1002,6 @@ DEFINE_CPLX_MICRO(micro_c64, float, __m512, 16, _mm512_set1_ps,
 DEFINE_CPLX_DIRECT(direct_c64_scalar, float)
 DEFINE_CPLX_DIRECT(direct_c128_scalar, double)
 
-/* Small complex matrices (2 to 16 columns, more than one row) with B's
- * and C's columns contiguous run faster on the AVX2 axpy loop, the same
- * code on narrower vectors: each element is summed in the same order with
- * the same operations, so the bits are the same.  Not dot products: their
- * lanes, and so their sums, depend on the vector width (the column
- * slices of threads must not change a result). */
-static int small_complex(const gm_problem *pr, ptrdiff_t item)
-{
-    return pr->m > 1 && pr->n > 1 && pr->n <= 16
-           && pr->b.col_stride == item && pr->c.col_stride == item;
-}
-
 /* C = conj(A) @ B: streamed where the layout allows, else the portable
  * loop. */
 static void direct_conj_c64(const gm_problem *pr, ptrdiff_t first,
@@ -1022,10 +1014,6 @@ static void direct_conj_c64(const gm_problem *pr, ptrdiff_t first,
 
 static void direct_c64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (small_complex(pr, 8)) {
-        gm_avx2_kernels[GM_FAM_C64]->direct(pr, first, last);
-        return;
-    }
     if (!stream_all(pr, first, last, 8, stream_c64_dots,
                     stream_c64_axpy, 1)) {
         direct_c64_scalar(pr, first, last);
@@ -1044,10 +1032,6 @@ static void direct_conj_c128(const gm_problem *pr, ptrdiff_t first,
 
 static void direct_c128(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (small_complex(pr, 16)) {
-        gm_avx2_kernels[GM_FAM_C128]->direct(pr, first, last);
-        return;
-    }
     if (!stream_all(pr, first, last, 16, stream_c128_dots,
                     stream_c128_axpy, 1)) {
         direct_c128_scalar(pr, first, last);
@@ -1055,7 +1039,9 @@ static void direct_c128(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 }
 
 /* B micro-panel kc x 128 bytes in L1; mc = 132 gives m = 512 four even
- * row blocks. */
+ * row blocks.  Any product whose B fits in L2 goes direct: the register
+ * form (gm_stream.h) runs as fast as the blocked path there, without the
+ * packing, which costs most on few rows or columns. */
 static const gm_kernel avx512_c64 = {
     .name = "avx512 c64 6x16",
     .mr = CPLX_MR, .nr = 16,
@@ -1069,7 +1055,7 @@ static const gm_kernel avx512_c64 = {
     .direct_conj = direct_conj_c64,
     .direct_max_flops = 2048.0,
     .direct_max_rows = 4,
-    .direct_shallow_rows = 12, .direct_shallow_depth = 4096,
+    .direct_shallow_rows = INT_MAX, .direct_shallow_depth = INT_MAX,
     .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
 };
 
@@ -1086,7 +1072,7 @@ static const gm_kernel avx512_c128 = {
     .direct_conj = direct_conj_c128,
     .direct_max_flops = 2048.0,
     .direct_max_rows = 4,
-    .direct_shallow_rows = 12, .direct_shallow_depth = 4096,
+    .direct_shallow_rows = INT_MAX, .direct_shallow_depth = INT_MAX,
     .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
 };
 

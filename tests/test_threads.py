@@ -221,14 +221,17 @@ def test_same_bits_whatever_the_heap_held(dtype, threads, restore_threads):
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
-@pytest.mark.parametrize("m", [3, 4])
-def test_column_slices_give_the_same_bits(dtype, m):
+@pytest.mark.parametrize("m", [1, 3, 4])
+@pytest.mark.parametrize("k", [2000, 24000])
+def test_column_slices_give_the_same_bits(dtype, m, k):
     """Threads split the columns of a product of few rows; the direct
     path then sees a narrower B, which can fit the caches where the whole
-    did not and take another loop.  Every element must keep its bits.
-    (A single column would be a matrix-vector product, another path.)"""
-    a = make_values(dtype, (m, 2000), (7, 1.0, 0.0))
-    b = make_values(dtype, (2000, 12), (8, 1.0, 0.0))
+    did not and take another loop (at k = 24000, B or a thread's half of
+    it is over 1 MiB, the narrow slices under).  Every element must keep
+    its bits.  (A single column would be a matrix-vector product, another
+    path.)"""
+    a = make_values(dtype, (m, k), (7, 1.0, 0.0))
+    b = make_values(dtype, (k, 12), (8, 1.0, 0.0))
     whole = ours(a, b)
     for cut in (2, 4, 6, 10):
         halves = np.concatenate([ours(a, b[:, :cut]), ours(a, b[:, cut:])], axis=1)
