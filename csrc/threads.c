@@ -68,11 +68,12 @@ int gm_get_num_threads(void)
 int gm_threads_begin(double flops)
 {
     int busy = atomic_fetch_add(&active_calls, 1);
-    int n = gm_get_num_threads();
-    if (busy > 0 || n <= 1) {
+    double useful = flops / GM_FLOPS_PER_THREAD;
+    /* Small products ask no more: counting the CPUs is a system call. */
+    if (busy > 0 || useful < 2.0) {
         return 1;
     }
-    double useful = flops / GM_FLOPS_PER_THREAD;
+    int n = gm_get_num_threads();
     if (useful < (double)n) {
         n = useful < 1.0 ? 1 : (int)useful;
     }
