@@ -628,8 +628,49 @@ static void compute(const gm_problem *problem, int conjugate,
  * Overflow and underflow from the kernels are real (padding multiplies by
  * zero and adds zeros), but "invalid" may come from padding (0 * inf) or
  * from masked lanes: then the plain sum runs again and raises its own.
- * That costs time only for inputs holding an infinity.
+ * That costs time only for inputs holding an infinity.  Saving, clearing
+ * and restoring the flags costs as much as a small product, so that is
+ * done only when the caller's flags already hold "invalid" (NumPy clears
+ * them before each call); "inexact" is left as the kernels raise it.
  */
+static void compute_with_flags(const gm_problem *p, int conjugate)
+{
+    enum { REAL_FLAGS = FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO };
+    const int before = fetestexcept(FE_ALL_EXCEPT);
+    const int saved = (before & FE_INVALID) != 0;
+    fexcept_t caller_flags;
+    atomic_int worker_flags = 0;
+    if (saved) {
+        fegetexceptflag(&caller_flags, FE_ALL_EXCEPT);
+        feclearexcept(FE_ALL_EXCEPT);
+    }
+    compute(p, conjugate, &worker_flags);
+    const int raised = fetestexcept(FE_ALL_EXCEPT) | atomic_load(&worker_flags);
+    if (raised & FE_INVALID) {
+        /* none of this run's flags: the plain sum raises its own */
+        if (saved) {
+            fesetexceptflag(&caller_flags, FE_ALL_EXCEPT);
+        }
+        else {
+            feclearexcept(FE_ALL_EXCEPT);
+            if (before != 0) {
+                feraiseexcept(before);
+            }
+        }
+        const gm_kernel *plain = gm_generic_kernels[gm_family_of(p->type)];
+        (conjugate ? plain->direct_conj : plain->direct)(p, 0, p->batch);
+        return;
+    }
+    if (saved) {
+        fesetexceptflag(&caller_flags, FE_ALL_EXCEPT);
+    }
+    /* the workers' flags, and after a restore this run's own */
+    const int missing = raised & REAL_FLAGS & ~fetestexcept(REAL_FLAGS);
+    if (missing != 0) {
+        feraiseexcept(missing);
+    }
+}
+
 static int matmul(const gm_problem *p, int conjugate)
 {
     if (p == NULL || (int)p->type < 0 || p->type >= GM_NUM_TYPES
@@ -643,23 +684,11 @@ static int matmul(const gm_problem *p, int conjugate)
     if (p->type == GM_BOOL && gm_bool_try_dense(p) == 0) {
         return GM_OK;
     }
-    if (!is_floating(p->type)) {
+    if (is_floating(p->type)) {
+        compute_with_flags(p, conjugate);
+    }
+    else {
         compute(p, 0, NULL);
-        return GM_OK;
-    }
-    fexcept_t caller_flags;
-    atomic_int worker_flags = 0;
-    fegetexceptflag(&caller_flags, FE_ALL_EXCEPT);
-    feclearexcept(FE_ALL_EXCEPT);
-    compute(p, conjugate, &worker_flags);
-    const int raised = fetestexcept(FE_ALL_EXCEPT) | atomic_load(&worker_flags);
-    fesetexceptflag(&caller_flags, FE_ALL_EXCEPT);
-    if (raised & FE_INVALID) {
-        const gm_kernel *plain = gm_generic_kernels[gm_family_of(p->type)];
-        (conjugate ? plain->direct_conj : plain->direct)(p, 0, p->batch);
-    }
-    else if (raised & (FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO)) {
-        feraiseexcept(raised & (FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO));
     }
     return GM_OK;
 }

@@ -9,6 +9,7 @@
  *
  * Usage: test_kernels [quick]
  */
+#include <fenv.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -279,6 +280,83 @@ static void run_case(const type_info *t, ptrdiff_t batch, ptrdiff_t m,
     }
 }
 
+/* The flags a float64 product m x k @ k x n leaves, from the caller's
+ * `preset`: A and B hold `value`, A[0][0] holds `first`. */
+static int flags_after(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double value,
+                       double first, int preset)
+{
+    double *a = malloc(sizeof(double) * (size_t)(m * k));
+    double *b = malloc(sizeof(double) * (size_t)(k * n));
+    double *c = malloc(sizeof(double) * (size_t)(m * n));
+    if (a == NULL || b == NULL || c == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    for (ptrdiff_t i = 0; i < m * k; ++i) {
+        a[i] = value;
+    }
+    for (ptrdiff_t i = 0; i < k * n; ++i) {
+        b[i] = value;
+    }
+    a[0] = first;
+    gm_problem p = {
+        .type = GM_FLOAT64, .batch = 1, .m = m, .n = n, .k = k,
+        .a = {(char *)a, 0, k * 8, 8},
+        .b = {(char *)b, 0, n * 8, 8},
+        .c = {(char *)c, 0, n * 8, 8},
+    };
+    feclearexcept(FE_ALL_EXCEPT);
+    if (preset != 0) {
+        feraiseexcept(preset);
+    }
+    gm_matmul(&p);
+    const int flags = fetestexcept(FE_INVALID | FE_OVERFLOW | FE_DIVBYZERO);
+    feclearexcept(FE_ALL_EXCEPT);
+    free(a);
+    free(b);
+    free(c);
+    return flags;
+}
+
+/* The floating-point flags that NumPy's errstate reads: the caller's
+ * stay, overflow is raised (on worker threads too), and "invalid" only
+ * where the plain sum raises it (an infinity times the zeros that pad a
+ * tile must not show). */
+static void test_fp_flags(void)
+{
+    static const struct {
+        ptrdiff_t m, n, k;
+        double value, first;
+        int preset, expected;
+        const char *what;
+    } checks[] = {
+        {5, 5, 40, 1.0, 1.0, 0, 0, "finite"},
+        {5, 5, 40, 1.0, INFINITY, 0, 0, "infinity against padding"},
+        {5, 5, 40, 1.0, INFINITY, FE_INVALID, FE_INVALID, "caller's invalid kept"},
+        {5, 5, 40, 1.0, 1.0, FE_OVERFLOW | FE_DIVBYZERO, FE_OVERFLOW | FE_DIVBYZERO,
+         "caller's flags kept"},
+        {5, 5, 40, 1.0, NAN, 0, 0, "quiet NaN"},
+        {5, 5, 40, 0.0, INFINITY, 0, FE_INVALID, "infinity times zero"},
+        {5, 5, 40, 1e200, 1e200, 0, FE_OVERFLOW, "overflow"},
+        {300, 300, 300, 1e200, 1e200, 0, FE_OVERFLOW, "overflow on threads"},
+        {300, 300, 300, 1e200, 1e200, FE_INVALID, FE_INVALID | FE_OVERFLOW,
+         "overflow on threads, caller's invalid kept"},
+    };
+    gm_set_num_threads(2);
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; ++i) {
+        ++cases;
+        const int got = flags_after(checks[i].m, checks[i].n, checks[i].k,
+                                    checks[i].value, checks[i].first,
+                                    checks[i].preset);
+        if (got != checks[i].expected) {
+            fprintf(stderr, "FAIL flags (%s): got %#x, expected %#x\n",
+                    checks[i].what, (unsigned)got, (unsigned)checks[i].expected);
+            ++failures;
+        }
+    }
+    gm_set_num_threads(0);
+}
+
 int main(int argc, char **argv)
 {
     const int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
@@ -344,6 +422,7 @@ int main(int argc, char **argv)
         printf("%s: %ld cases\n", isa_names[ii], cases - before);
     }
     gm_select_isa(NULL);
+    test_fp_flags();
     printf("%ld passed, %d failed\n", cases - failures, failures);
     return failures != 0;
 }
