@@ -566,8 +566,8 @@ static void compute(const gm_problem *problem, int conjugate,
     const double b_bytes = (double)problem->k * (double)problem->n * (double)item;
     /* Many rows go direct only on the axpy forms (columns of B and C
      * contiguous): as dot products, every row would read all of B. */
-    const int axpy_rows = problem->m <= GM_DOTS_SHALLOW_ROWS
-                          || (problem->b.col_stride == item && problem->c.col_stride == item);
+    const int rows_layout = problem->b.col_stride == item && problem->c.col_stride == item;
+    const int axpy_rows = problem->m <= GM_DOTS_SHALLOW_ROWS || rows_layout;
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1)
                          || (problem->m <= kern->direct_shallow_rows
                              && problem->k <= kern->direct_shallow_depth
@@ -588,7 +588,9 @@ static void compute(const gm_problem *problem, int conjugate,
     /* Few columns and a short depth (points @ a 3 x 3 matrix): blocked
      * tiles would be mostly padding, the direct path reads A once. */
     const int narrow = 2 * problem->n <= kern->nr && problem->k <= 16;
-    const int worth_packing = problem->k > 0 && flops > kern->direct_max_flops;
+    const double direct_max_flops = rows_layout && kern->direct_rows_max_flops > kern->direct_max_flops
+                                    ? kern->direct_rows_max_flops : kern->direct_max_flops;
+    const int worth_packing = problem->k > 0 && flops > direct_max_flops;
     int blocked = worth_packing && !vector && !narrow;
     gm_problem laid_out = blocked ? *problem : direct_layout(problem, conjugate);
     /* A layout the direct path cannot stream either way (B with strided

@@ -85,6 +85,10 @@ typedef struct gm_kernel {
      * of at most that many bytes, or at most max_cols columns, take the
      * direct path: packing would cost more than it saves. */
     double direct_max_flops;
+    /* Optional: the same bound for products whose B and C have contiguous
+     * columns, where the direct path keeps rows of C in registers and
+     * keeps up with the blocked path on larger products. */
+    double direct_rows_max_flops;
     int direct_max_rows;
     int direct_shallow_rows, direct_shallow_depth;
     double direct_shallow_bytes;

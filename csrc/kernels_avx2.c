@@ -603,6 +603,7 @@ static const gm_kernel avx2_f32 = {
     .store = store_f32, .load = load_f32,
     .direct = direct_f32,
     .direct_max_flops = 16.0 * 16.0 * 16.0,
+    .direct_rows_max_flops = 64.0 * 64.0 * 64.0,
     .direct_max_rows = 4,
     .direct_shallow_rows = 8, .direct_shallow_depth = 4096,
     .direct_max_cols = 16,
