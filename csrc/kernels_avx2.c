@@ -103,33 +103,6 @@ GM_INLINE void load_copy(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
         load_copy(tile, rows, cols, tile_cols, src, rs, cs, (es));          \
     }
 
-/* Scalar direct path: the naive sum, in order, straight from user memory.
- * ACC_T is the accumulator, LOAD reads one stored element as ACC_T,
- * STORE writes one, MADD(t, a, b) is t += a * b. */
-#define GM_DEFINE_DIRECT_SCALAR(name, ACC_T, LOAD, STORE, MADD)             \
-    static void name(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last) \
-    {                                                                       \
-        for (ptrdiff_t s = first; s < last; ++s) {                          \
-            const char *a = pr->a.data + s * pr->a.batch_stride;            \
-            const char *b = pr->b.data + s * pr->b.batch_stride;            \
-            char *c = pr->c.data + s * pr->c.batch_stride;                  \
-            for (ptrdiff_t i = 0; i < pr->m; ++i) {                         \
-                const char *a_row = a + i * pr->a.row_stride;               \
-                char *c_row = c + i * pr->c.row_stride;                     \
-                for (ptrdiff_t j = 0; j < pr->n; ++j) {                     \
-                    const char *b_col = b + j * pr->b.col_stride;           \
-                    ACC_T acc = 0;                                          \
-                    for (ptrdiff_t p = 0; p < pr->k; ++p) {                 \
-                        MADD(acc, LOAD(a_row + p * pr->a.col_stride),       \
-                             LOAD(b_col + p * pr->b.row_stride));           \
-                    }                                                       \
-                    STORE(c_row + j * pr->c.col_stride, acc);               \
-                }                                                           \
-            }                                                               \
-        }                                                                   \
-    }
-
-#define MADD_SUM(t, a, b) ((t) += (a) * (b))
 
 
 /*
@@ -423,7 +396,7 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
     }
 GM_DEFINE_DIRECT_ROWS(direct_f64_rows, direct_f64_block)
 
-GM_DEFINE_DIRECT_SCALAR(direct_f64_scalar, double, get_f64, put_f64, MADD_SUM)
+GM_DEFINE_PLAIN_LOOP(direct_f64_scalar, double, get_f64, put_f64, GM_MADD_SUM)
 
 static void direct_f64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
@@ -552,7 +525,7 @@ GM_INLINE void direct_f32_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
 
 GM_DEFINE_DIRECT_ROWS(direct_f32_rows, direct_f32_block)
 
-GM_DEFINE_DIRECT_SCALAR(direct_f32_scalar, float, get_f32, put_f32, MADD_SUM)
+GM_DEFINE_PLAIN_LOOP(direct_f32_scalar, float, get_f32, put_f32, GM_MADD_SUM)
 
 static void direct_f32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
@@ -732,7 +705,7 @@ GM_INLINE float fma_f32(float a, float b, float c)
 }
 #define HALF_MADD(t, a, b) ((t) = fma_f32((a), (b), (t)))
 #define PUT_HALF(p, v) put_u16((p), gm_float_to_half(v))
-GM_DEFINE_DIRECT_SCALAR(direct_f16, float, half_at, PUT_HALF, HALF_MADD)
+GM_DEFINE_PLAIN_LOOP(direct_f16, float, half_at, PUT_HALF, HALF_MADD)
 
 static const gm_kernel avx2_f16 = {
     .name = "avx2 f16 6x16",
@@ -818,15 +791,20 @@ static void micro_i32_6x16(ptrdiff_t depth, const void *a_panel,
 
 GM_DEFINE_PACK_COPY(pack_i32, 4, 6, 16)
 GM_DEFINE_STORE_LOAD_COPY(i32, 4)
-GM_DEFINE_DIRECT_SCALAR(direct_i32_scalar, uint32_t, get_u32, put_u32, MADD_SUM)
+GM_DEFINE_PLAIN_LOOP(direct_i32_scalar, uint32_t, get_u32, put_u32, GM_MADD_SUM)
 GM_DEFINE_STREAM(stream_i32, uint32_t, __m256i, 8, __m256i, GM_MASK_LANES8,
                  _mm256_setzero_si256,
                  GM_LOADU_SI, GM_MLOAD_EPI32, GM_STOREU_SI, GM_SET1_EPI32,
                  GM_MADD_EPI32, _mm256_add_epi32, hsum_epi32, put_u32)
 
+GM_DEFINE_INT_TINY_SQUARE(tiny_i32, uint32_t, get_u32, put_u32)
+
 static void direct_i32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (!stream_all(pr, first, last, 4, stream_i32_dots,
+    if (gm_int_tiny(pr) && tiny_i32(pr, first, last)) {
+        return;
+    }
+    if (gm_int_tiny(pr) || !stream_all(pr, first, last, 4, stream_i32_dots,
                     stream_i32_axpy, 0)) {
         direct_i32_scalar(pr, first, last);
     }
@@ -1091,8 +1069,8 @@ GM_DEFINE_STORE_LOAD_NARROW(i16, get_u16, put_u16, uint16_t)
 #define GET_U16_32(p) ((uint32_t)get_u16(p))
 #define PUT_U8_32(p, v) put_u8((p), (uint8_t)(v))
 #define PUT_U16_32(p, v) put_u16((p), (uint16_t)(v))
-GM_DEFINE_DIRECT_SCALAR(direct_i8, uint32_t, GET_U8_32, PUT_U8_32, MADD_SUM)
-GM_DEFINE_DIRECT_SCALAR(direct_i16, uint32_t, GET_U16_32, PUT_U16_32, MADD_SUM)
+GM_DEFINE_PLAIN_LOOP(direct_i8, uint32_t, GET_U8_32, PUT_U8_32, GM_MADD_SUM)
+GM_DEFINE_PLAIN_LOOP(direct_i16, uint32_t, GET_U16_32, PUT_U16_32, GM_MADD_SUM)
 
 static const gm_kernel avx2_i8 = {
     .name = "avx2 i8 6x16 (int16 pairs)",
@@ -1173,7 +1151,7 @@ static void micro_i64_4x8(ptrdiff_t depth, const void *a_panel,
 
 GM_DEFINE_PACK_COPY(pack_i64, 8, 4, 8)
 GM_DEFINE_STORE_LOAD_COPY(i64, 8)
-GM_DEFINE_DIRECT_SCALAR(direct_i64_scalar, uint64_t, get_u64, put_u64, MADD_SUM)
+GM_DEFINE_PLAIN_LOOP(direct_i64_scalar, uint64_t, get_u64, put_u64, GM_MADD_SUM)
 
 GM_INLINE __m256i madd_i64(__m256i x, __m256i y, __m256i t)
 {
@@ -1185,9 +1163,14 @@ GM_DEFINE_STREAM(stream_i64, uint64_t, __m256i, 4, __m256i, GM_MASK_LANES4,
                  GM_LOADU_SI, GM_MLOAD_EPI64, GM_STOREU_SI, GM_SET1_EPI64,
                  madd_i64, _mm256_add_epi64, hsum_epi64, put_u64)
 
+GM_DEFINE_INT_TINY_SQUARE(tiny_i64, uint64_t, get_u64, put_u64)
+
 static void direct_i64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (!stream_all(pr, first, last, 8, stream_i64_dots,
+    if (gm_int_tiny(pr) && tiny_i64(pr, first, last)) {
+        return;
+    }
+    if (gm_int_tiny(pr) || !stream_all(pr, first, last, 8, stream_i64_dots,
                     stream_i64_axpy, 0)) {
         direct_i64_scalar(pr, first, last);
     }

@@ -639,43 +639,37 @@ DEFINE_INT_MICRO(micro_i32, uint32_t, 16, SET1_U32, _mm512_mullo_epi32,
 DEFINE_INT_MICRO(micro_i64, uint64_t, 8, SET1_U64, _mm512_mullo_epi64,
                  _mm512_add_epi64)
 
-/* Tiny int64 products: unsigned arithmetic wraps like NumPy's integers. */
-#define DEFINE_INT_DIRECT(NAME, T, GET, PUT)                                  \
-    static void NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)   \
-    {                                                                         \
-        for (ptrdiff_t s = first; s < last; ++s) {                            \
-            const char *a = pr->a.data + s * pr->a.batch_stride;              \
-            const char *b = pr->b.data + s * pr->b.batch_stride;              \
-            char *c = pr->c.data + s * pr->c.batch_stride;                    \
-            for (ptrdiff_t i = 0; i < pr->m; ++i) {                           \
-                const char *a_row = a + i * pr->a.row_stride;                 \
-                for (ptrdiff_t j = 0; j < pr->n; ++j) {                       \
-                    const char *b_col = b + j * pr->b.col_stride;             \
-                    T acc = 0;                                                \
-                    for (ptrdiff_t p = 0; p < pr->k; ++p) {                   \
-                        acc += GET(a_row + p * pr->a.col_stride)              \
-                               * GET(b_col + p * pr->b.row_stride);           \
-                    }                                                         \
-                    PUT(c + i * pr->c.row_stride + j * pr->c.col_stride, acc); \
-                }                                                             \
-            }                                                                 \
-        }                                                                     \
-    }
+/* unsigned arithmetic wraps like NumPy's integers */
+GM_DEFINE_PLAIN_LOOP(direct_i32_scalar, uint32_t, get_u32, put_u32, GM_MADD_SUM)
+GM_DEFINE_PLAIN_LOOP(direct_i64_scalar, uint64_t, get_u64, put_u64, GM_MADD_SUM)
+GM_DEFINE_INT_TINY_SQUARE(tiny_i32, uint32_t, get_u32, put_u32)
+GM_DEFINE_INT_TINY_SQUARE(tiny_i64, uint64_t, get_u64, put_u64)
 
 static void direct_i32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
+    if (gm_int_tiny(pr)) {
+        if (!tiny_i32(pr, first, last)) {
+            direct_i32_scalar(pr, first, last);
+        }
+        return;
+    }
     if (stream_all(pr, first, last, 4, stream_i32_dots,
                     stream_i32_axpy, 0)) {
         return;
     }
     direct_lanes32(SMALL_I32, pr, first, last);
 }
-DEFINE_INT_DIRECT(direct_i64_scalar, uint64_t, get_u64, put_u64)
 
 /* int64 direct path: vectors of 8 lanes for the two layouts that stream
  * (see the 32-bit direct path below), else the scalar loop. */
 static void direct_i64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
+    if (gm_int_tiny(pr)) {
+        if (!tiny_i64(pr, first, last)) {
+            direct_i64_scalar(pr, first, last);
+        }
+        return;
+    }
     if (stream_all(pr, first, last, 8, stream_i64_dots,
                     stream_i64_axpy, 0)) {
         return;
