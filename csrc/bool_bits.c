@@ -113,6 +113,9 @@ static int matrix_by_rows(const gm_problem *pr, const char *a, const char *b,
  * that the full-work kernels would beat, and gives up (returns -1, C partly
  * written) on sparse inputs, which then take the full-work kernels.
  */
+/* Depths up to this are scanned whole, without early exit. */
+#define GM_BOOL_SHORT 16
+
 int gm_bool_try_dense(const gm_problem *pr)
 {
     const double elements = (double)pr->batch * (double)pr->m * (double)pr->n;
@@ -124,8 +127,11 @@ int gm_bool_try_dense(const gm_problem *pr)
     const ptrdiff_t a_rs = pr->a.row_stride, a_cs = pr->a.col_stride;
     const ptrdiff_t b_rs = pr->b.row_stride, b_cs = pr->b.col_stride;
     const ptrdiff_t c_rs = pr->c.row_stride, c_cs = pr->c.col_stride;
-    /* The full-work kernels cost about one scan step per 128 of k. */
-    ptrdiff_t budget = (ptrdiff_t)((2.0 + (double)k / 128.0) * elements) + 64;
+    /* The full-work kernels cost about one scan step per 128 of k, plus
+     * their set-up, which on few steps (stacks of 4 x 4) outweighs a
+     * whole scan: up to 12 more steps per element. */
+    const double full_cost = 2.0 + (double)k / 128.0 + (double)(k < 12 ? k : 12);
+    ptrdiff_t budget = (ptrdiff_t)(full_cost * elements) + 64;
     const int by_rows = b_cs == 1 && c_cs == 1 && n >= 16;
     for (ptrdiff_t s = 0; s < pr->batch; ++s) {
         const char *a = pr->a.data + s * pr->a.batch_stride;
@@ -142,6 +148,16 @@ int gm_bool_try_dense(const gm_problem *pr)
             char *c_row = c + i * c_rs;
             for (ptrdiff_t j = 0; j < n; ++j) {
                 const char *b_col = b + j * b_cs;
+                if (k <= GM_BOOL_SHORT) {
+                    /* a few steps: all of them, without branches that
+                     * random data would mispredict */
+                    int any = 0;
+                    for (ptrdiff_t p = 0; p < k; ++p) {
+                        any |= (a_row[p * a_cs] != 0) & (b_col[p * b_rs] != 0);
+                    }
+                    c_row[j * c_cs] = (char)any;
+                    continue;
+                }
                 ptrdiff_t p = 0;
                 while (p < k && !(a_row[p * a_cs] && b_col[p * b_rs])) {
                     ++p;
