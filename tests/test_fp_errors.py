@@ -191,3 +191,18 @@ def test_threaded_flags_reach_the_caller(shapes, dtype, thread_counts):
         if dtype in NO_BLAS_REAL:
             for x, y in [(a_overflow, b_overflow), (a_inf, b), (a_nan, b_zero)]:
                 assert fp_warnings(matmul, x, y) == fp_warnings(np.matmul, x, y)
+
+
+@pytest.mark.parametrize("k", [2, 40, 300])
+@pytest.mark.parametrize("n", [1, 2, 20])
+def test_float16_zero_times_inf_after_a_nan(k, n):
+    """NumPy multiplies then adds: 0 * inf raises "invalid" even once the
+    sum is NaN, which a fused multiply-add on a NaN sum need not raise."""
+    a = np.ones(k, np.float16)
+    a[-1] = 0
+    b = np.ones((k, n), np.float16)
+    b[0] = np.nan
+    b[-1] = np.inf
+    assert fp_warnings(np.matmul, a, b) == ["invalid value encountered in matmul"]
+    assert fp_warnings(matmul, a, b) == fp_warnings(np.matmul, a, b)
+    assert fp_warnings(matmul, b.T, a) == fp_warnings(np.matmul, b.T, a)
