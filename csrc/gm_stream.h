@@ -301,11 +301,12 @@ static inline int gm_int_tiny(const gm_problem *pr)
     return pr->m > 1 && pr->n > 1 && pr->m * pr->n * pr->k <= 64;
 }
 
-/* Stacks of square integer matrices of order 2, 3 or 4: the plain loop
- * with constant bounds, which compilers unroll whole (2 x 2 int32: 11 ns
- * a matrix in the general loop, most of it loop control).  Returns 0 when
- * the shape is not one of these. */
-#define GM_DEFINE_INT_TINY_SQUARE(NAME, T, GET, PUT)                          \
+/* Stacks of square matrices of order 2, 3 or 4: the plain loop with
+ * constant bounds, which compilers unroll whole (2 x 2 int32: 11 ns a
+ * matrix in the general loop, most of it loop control).  Each element
+ * sums p = 0, 1, ... as the plain loop does.  Returns 0 when the shape is
+ * not one of these. */
+#define GM_DEFINE_TINY_SQUARE(NAME, T, GET, PUT)                          \
     static inline __attribute__((always_inline)) void NAME##_order(           \
         const gm_problem *pr, ptrdiff_t first, ptrdiff_t last, const int order) \
     {                                                                         \

@@ -705,7 +705,15 @@ GM_INLINE float fma_f32(float a, float b, float c)
 }
 #define HALF_MADD(t, a, b) ((t) = fma_f32((a), (b), (t)))
 #define PUT_HALF(p, v) put_u16((p), gm_float_to_half(v))
-GM_DEFINE_PLAIN_LOOP(direct_f16, float, half_at, PUT_HALF, HALF_MADD)
+GM_DEFINE_PLAIN_LOOP(direct_f16_plain, float, half_at, PUT_HALF, HALF_MADD)
+GM_DEFINE_TINY_SQUARE(tiny_f16, float, half_at, PUT_HALF)
+
+static void direct_f16(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
+{
+    if (!tiny_f16(pr, first, last)) {
+        direct_f16_plain(pr, first, last);
+    }
+}
 
 static const gm_kernel avx2_f16 = {
     .name = "avx2 f16 6x16",
@@ -797,7 +805,7 @@ GM_DEFINE_STREAM(stream_i32, uint32_t, __m256i, 8, __m256i, GM_MASK_LANES8,
                  GM_LOADU_SI, GM_MLOAD_EPI32, GM_STOREU_SI, GM_SET1_EPI32,
                  GM_MADD_EPI32, _mm256_add_epi32, hsum_epi32, put_u32)
 
-GM_DEFINE_INT_TINY_SQUARE(tiny_i32, uint32_t, get_u32, put_u32)
+GM_DEFINE_TINY_SQUARE(tiny_i32, uint32_t, get_u32, put_u32)
 
 static void direct_i32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
@@ -1069,8 +1077,24 @@ GM_DEFINE_STORE_LOAD_NARROW(i16, get_u16, put_u16, uint16_t)
 #define GET_U16_32(p) ((uint32_t)get_u16(p))
 #define PUT_U8_32(p, v) put_u8((p), (uint8_t)(v))
 #define PUT_U16_32(p, v) put_u16((p), (uint16_t)(v))
-GM_DEFINE_PLAIN_LOOP(direct_i8, uint32_t, GET_U8_32, PUT_U8_32, GM_MADD_SUM)
-GM_DEFINE_PLAIN_LOOP(direct_i16, uint32_t, GET_U16_32, PUT_U16_32, GM_MADD_SUM)
+GM_DEFINE_PLAIN_LOOP(direct_i8_plain, uint32_t, GET_U8_32, PUT_U8_32, GM_MADD_SUM)
+GM_DEFINE_PLAIN_LOOP(direct_i16_plain, uint32_t, GET_U16_32, PUT_U16_32, GM_MADD_SUM)
+GM_DEFINE_TINY_SQUARE(tiny_i8, uint32_t, GET_U8_32, PUT_U8_32)
+GM_DEFINE_TINY_SQUARE(tiny_i16, uint32_t, GET_U16_32, PUT_U16_32)
+
+static void direct_i8(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
+{
+    if (!(gm_int_tiny(pr) && tiny_i8(pr, first, last))) {
+        direct_i8_plain(pr, first, last);
+    }
+}
+
+static void direct_i16(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
+{
+    if (!(gm_int_tiny(pr) && tiny_i16(pr, first, last))) {
+        direct_i16_plain(pr, first, last);
+    }
+}
 
 static const gm_kernel avx2_i8 = {
     .name = "avx2 i8 6x16 (int16 pairs)",
@@ -1163,7 +1187,7 @@ GM_DEFINE_STREAM(stream_i64, uint64_t, __m256i, 4, __m256i, GM_MASK_LANES4,
                  GM_LOADU_SI, GM_MLOAD_EPI64, GM_STOREU_SI, GM_SET1_EPI64,
                  madd_i64, _mm256_add_epi64, hsum_epi64, put_u64)
 
-GM_DEFINE_INT_TINY_SQUARE(tiny_i64, uint64_t, get_u64, put_u64)
+GM_DEFINE_TINY_SQUARE(tiny_i64, uint64_t, get_u64, put_u64)
 
 static void direct_i64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {

@@ -397,27 +397,12 @@ DEFINE_DIRECT(direct_f32, float, __m512, 16, __mmask16, _mm512_set1_ps,
               _mm512_add_ps, _mm512_reduce_add_ps, _mm512_storeu_ps,
               GM_FAM_F32)
 
-/* float16 small products: exact float32 sums of exact products. */
-static void direct_f16(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
+/* float16 small products: the AVX2 set's loops (F16C conversions, float
+ * sums of exact products in order, as here). */
+static void direct_f16_avx2(const gm_problem *pr, ptrdiff_t first,
+                            ptrdiff_t last)
 {
-    for (ptrdiff_t s = first; s < last; ++s) {
-        const char *a = pr->a.data + s * pr->a.batch_stride;
-        const char *b = pr->b.data + s * pr->b.batch_stride;
-        char *c = pr->c.data + s * pr->c.batch_stride;
-        for (ptrdiff_t i = 0; i < pr->m; ++i) {
-            for (ptrdiff_t j = 0; j < pr->n; ++j) {
-                float acc = 0.0f;
-                for (ptrdiff_t p = 0; p < pr->k; ++p) {
-                    uint16_t x, y;
-                    memcpy(&x, a + i * pr->a.row_stride + p * pr->a.col_stride, 2);
-                    memcpy(&y, b + p * pr->b.row_stride + j * pr->b.col_stride, 2);
-                    acc += gm_half_to_float(x) * gm_half_to_float(y);
-                }
-                uint16_t h = gm_float_to_half(acc);
-                memcpy(c + i * pr->c.row_stride + j * pr->c.col_stride, &h, 2);
-            }
-        }
-    }
+    gm_avx2_kernels[GM_FAM_F16]->direct(pr, first, last);
 }
 
 /* ---- kernel sets ------------------------------------------------------- */
@@ -467,7 +452,7 @@ static const gm_kernel avx512_f16 = {
     .pack_a = pack_f16, .pack_b = pack_f16,
     .micro = micro_f32,
     .store = store_f16, .load = load_f16,
-    .direct = direct_f16,
+    .direct = direct_f16_avx2,
     .direct_max_flops = 8.0 * 8.0 * 8.0,
 };
 

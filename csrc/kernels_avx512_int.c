@@ -642,8 +642,8 @@ DEFINE_INT_MICRO(micro_i64, uint64_t, 8, SET1_U64, _mm512_mullo_epi64,
 /* unsigned arithmetic wraps like NumPy's integers */
 GM_DEFINE_PLAIN_LOOP(direct_i32_scalar, uint32_t, get_u32, put_u32, GM_MADD_SUM)
 GM_DEFINE_PLAIN_LOOP(direct_i64_scalar, uint64_t, get_u64, put_u64, GM_MADD_SUM)
-GM_DEFINE_INT_TINY_SQUARE(tiny_i32, uint32_t, get_u32, put_u32)
-GM_DEFINE_INT_TINY_SQUARE(tiny_i64, uint64_t, get_u64, put_u64)
+GM_DEFINE_TINY_SQUARE(tiny_i32, uint32_t, get_u32, put_u32)
+GM_DEFINE_TINY_SQUARE(tiny_i64, uint64_t, get_u64, put_u64)
 
 static void direct_i32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
@@ -892,9 +892,20 @@ direct_lanes32_impl(enum small_kind kind, const gm_problem *pr,
     }
 }
 
+#define GET_I8_32(p) small_get32(SMALL_I8, (p))
+#define PUT_I8_32(p, v) lanes32_put(SMALL_I8, (p), (v))
+#define GET_I16_32(p) small_get32(SMALL_I16, (p))
+#define PUT_I16_32(p, v) lanes32_put(SMALL_I16, (p), (v))
+GM_DEFINE_TINY_SQUARE(tiny_i8, uint32_t, GET_I8_32, PUT_I8_32)
+GM_DEFINE_TINY_SQUARE(tiny_i16, uint32_t, GET_I16_32, PUT_I16_32)
+
 static void direct_lanes32(enum small_kind kind, const gm_problem *pr,
                            ptrdiff_t first, ptrdiff_t last)
 {
+    if ((kind == SMALL_I8 || kind == SMALL_I16) && gm_int_tiny(pr)
+            && (kind == SMALL_I8 ? tiny_i8 : tiny_i16)(pr, first, last)) {
+        return;
+    }
     /* One specialised copy per kind. */
     switch (kind) {
     case SMALL_BOOL: direct_lanes32_impl(SMALL_BOOL, pr, first, last); break;
