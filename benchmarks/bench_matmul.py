@@ -56,6 +56,7 @@ def all_cases() -> List[BenchCase]:
     cases += [square_case("longdouble", 256)]
     cases += [stack_case("float64", 100000, n) for n in (2, 3, 4, 8)]
     cases += [stack_case("float64", 20000, 16)]
+    cases += [stack_case("int32", 100000, 2), stack_case("float16", 100000, 3)]
     cases += [matvec_case("float64", 4096), matvec_case("float64", 4096, vector_first=True)]
     cases += [strided_case("float64", 512, step=2)]
     cases += [rect_case("float32", 100000, 64, 64)]
@@ -63,7 +64,10 @@ def all_cases() -> List[BenchCase]:
     cases += [rect_case("float64", 10, 1000, 10), rect_case("float64", 8, 1000, 1000),
               rect_case("float64", 1000, 1000, 10),
               rect_case("float64", 4, 1000, 1000, fortran_b=True),
-              rect_case("complex128", 10, 1000, 10)]
+              rect_case("complex128", 10, 1000, 10), rect_case("complex128", 1000, 10, 10),
+              rect_case("complex128", 7, 777, 77)]
+    # Small squares, where the fixed cost of a call shows.
+    cases += [rect_case("float64", 33, 33, 33), rect_case("float32", 50, 50, 50)]
     if hasattr(np, "vecdot"):   # NumPy 2.2+
         for dtype in ("float64", "complex128", "complex64"):
             cases += [vector_function_case("vecdot", dtype, 1000, count=1000)]
