@@ -342,6 +342,15 @@ static void test_fp_flags(void)
         {300, 300, 300, 1e200, 1e200, FE_INVALID, FE_INVALID | FE_OVERFLOW,
          "overflow on threads, caller's invalid kept"},
     };
+    /* Emulators (valgrind) may not keep the flags at all. */
+    volatile double big = 1e300;
+    feclearexcept(FE_ALL_EXCEPT);
+    big = big * big;
+    if (!fetestexcept(FE_OVERFLOW)) {
+        printf("skip floating-point flags: not reported here\n");
+        return;
+    }
+    feclearexcept(FE_ALL_EXCEPT);
     gm_set_num_threads(2);
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; ++i) {
         ++cases;
