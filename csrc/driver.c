@@ -627,6 +627,42 @@ static void compute(const gm_problem *problem, int conjugate,
     gm_threads_end();
 }
 
+/* Whether float16 matrices (batch of rows x cols) hold a NaN, or with
+ * `infinity`, an infinity. */
+static int half_holds(const char *data, ptrdiff_t batch, ptrdiff_t batch_stride,
+                      ptrdiff_t rows, ptrdiff_t row_stride, ptrdiff_t cols,
+                      ptrdiff_t col_stride, int infinity)
+{
+    for (ptrdiff_t s = 0; s < batch; ++s) {
+        for (ptrdiff_t i = 0; i < rows; ++i) {
+            const char *row = data + s * batch_stride + i * row_stride;
+            for (ptrdiff_t j = 0; j < cols; ++j) {
+                uint16_t h;
+                memcpy(&h, row + j * col_stride, sizeof h);
+                h &= 0x7fffu;
+                if (infinity ? h == 0x7c00u : h > 0x7c00u) {
+                    return 1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* NumPy sums float16 products with a multiply then an add: 0 * inf raises
+ * "invalid" even where the sum is already NaN, which a fused multiply-add
+ * need not report.  Whether that may have happened: a NaN in C and an
+ * infinity in A or B. */
+static int half_invalid_unsure(const gm_problem *p)
+{
+    return half_holds(p->c.data, p->batch, p->c.batch_stride, p->m, p->c.row_stride,
+                      p->n, p->c.col_stride, 0)
+           && (half_holds(p->a.data, p->batch, p->a.batch_stride, p->m, p->a.row_stride,
+                          p->k, p->a.col_stride, 1)
+               || half_holds(p->b.data, p->batch, p->b.batch_stride, p->k,
+                             p->b.row_stride, p->n, p->b.col_stride, 1));
+}
+
 /*
  * Floating-point flags as the plain sum raises them, for NumPy's errstate.
  * Overflow and underflow from the kernels are real (padding multiplies by
@@ -637,24 +673,6 @@ static void compute(const gm_problem *problem, int conjugate,
  * done only when the caller's flags already hold "invalid" (NumPy clears
  * them before each call); "inexact" is left as the kernels raise it.
  */
-/* Whether a float16 result holds a NaN. */
-static int half_result_has_nan(const gm_problem *p)
-{
-    for (ptrdiff_t s = 0; s < p->batch; ++s) {
-        for (ptrdiff_t i = 0; i < p->m; ++i) {
-            const char *row = p->c.data + s * p->c.batch_stride + i * p->c.row_stride;
-            for (ptrdiff_t j = 0; j < p->n; ++j) {
-                uint16_t h;
-                memcpy(&h, row + j * p->c.col_stride, sizeof h);
-                if ((h & 0x7fffu) > 0x7c00u) {
-                    return 1;
-                }
-            }
-        }
-    }
-    return 0;
-}
-
 static void compute_with_flags(const gm_problem *p, int conjugate)
 {
     enum { REAL_FLAGS = FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO };
@@ -668,13 +686,10 @@ static void compute_with_flags(const gm_problem *p, int conjugate)
     }
     compute(p, conjugate, &worker_flags);
     const int raised = fetestexcept(FE_ALL_EXCEPT) | atomic_load(&worker_flags);
-    /* NumPy sums float16 products with a multiply then an add: 0 * inf
-     * raises "invalid" even where the sum is already NaN, which a fused
-     * multiply-add need not report.  A NaN result then takes the plain
-     * sum for its flags (the values are the same: a product of halves is
-     * exact in float). */
+    /* Then the plain sum runs again for its flags (the values are the
+     * same: a product of halves is exact in float). */
     const int unsure = !(raised & FE_INVALID) && p->type == GM_FLOAT16
-                       && half_result_has_nan(p);
+                       && half_invalid_unsure(p);
     if ((raised & FE_INVALID) || unsure) {
         /* none of this run's flags: the plain sum raises its own */
         if (saved) {
