@@ -294,8 +294,8 @@ static inline __attribute__((always_inline)) int stream_all(const gm_problem *pr
 
 /* Integer products this small run faster as the plain loop than on a
  * streaming form, whose set-up costs more than the whole matrix (a stack
- * of 2 x 2 int32 took 38 ns a matrix, the plain loop 8); integer sums are
- * exact in any order. */
+ * of 2 x 2 int32 took 38 ns a matrix there); integer sums are exact in
+ * any order. */
 static inline int gm_int_tiny(const gm_problem *pr)
 {
     return pr->m > 1 && pr->n > 1 && pr->m * pr->n * pr->k <= 64;
@@ -306,7 +306,7 @@ static inline int gm_int_tiny(const gm_problem *pr)
  * matrix in the general loop, most of it loop control).  Each element
  * sums p = 0, 1, ... as the plain loop does.  Returns 0 when the shape is
  * not one of these. */
-#define GM_DEFINE_TINY_SQUARE(NAME, T, GET, PUT)                          \
+#define GM_DEFINE_TINY_SQUARE(NAME, T, GET, PUT)                              \
     static inline __attribute__((always_inline)) void NAME##_order(           \
         const gm_problem *pr, ptrdiff_t first, ptrdiff_t last, const int order) \
     {                                                                         \
