@@ -107,15 +107,50 @@ static int matrix_by_rows(const gm_problem *pr, const char *a, const char *b,
     return 0;
 }
 
+/* Depths up to this are computed whole, without early exit. */
+#define GM_BOOL_SHORT 16
+
+/* A matrix of depth at most GM_BOOL_SHORT: each column of B and each row
+ * of A as a mask of k bits, then one AND per element. */
+static void matrix_short(const gm_problem *pr, const char *a, const char *b,
+                         char *c)
+{
+    enum { BLOCK = 256 };
+    uint32_t col_bits[BLOCK];
+    const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
+    const ptrdiff_t a_rs = pr->a.row_stride, a_cs = pr->a.col_stride;
+    const ptrdiff_t b_rs = pr->b.row_stride, b_cs = pr->b.col_stride;
+    const ptrdiff_t c_rs = pr->c.row_stride, c_cs = pr->c.col_stride;
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += BLOCK) {
+        const ptrdiff_t nb = n - j0 < BLOCK ? n - j0 : BLOCK;
+        for (ptrdiff_t j = 0; j < nb; ++j) {
+            const char *b_col = b + (j0 + j) * b_cs;
+            uint32_t bits = 0;
+            for (ptrdiff_t p = 0; p < k; ++p) {
+                bits |= (uint32_t)(b_col[p * b_rs] != 0) << p;
+            }
+            col_bits[j] = bits;
+        }
+        for (ptrdiff_t i = 0; i < m; ++i) {
+            const char *a_row = a + i * a_rs;
+            char *c_row = c + i * c_rs + j0 * c_cs;
+            uint32_t bits = 0;
+            for (ptrdiff_t p = 0; p < k; ++p) {
+                bits |= (uint32_t)(a_row[p * a_cs] != 0) << p;
+            }
+            for (ptrdiff_t j = 0; j < nb; ++j) {
+                c_row[j * c_cs] = (char)((bits & col_bits[j]) != 0);
+            }
+        }
+    }
+}
+
 /*
  * Dense inputs settle most elements within a few steps.  This tries the
  * early-exit scan on the whole problem within a budget of steps per element
  * that the full-work kernels would beat, and gives up (returns -1, C partly
  * written) on sparse inputs, which then take the full-work kernels.
  */
-/* Depths up to this are scanned whole, without early exit. */
-#define GM_BOOL_SHORT 16
-
 int gm_bool_try_dense(const gm_problem *pr)
 {
     const double elements = (double)pr->batch * (double)pr->m * (double)pr->n;
@@ -137,6 +172,10 @@ int gm_bool_try_dense(const gm_problem *pr)
         const char *a = pr->a.data + s * pr->a.batch_stride;
         const char *b = pr->b.data + s * pr->b.batch_stride;
         char *c = pr->c.data + s * pr->c.batch_stride;
+        if (k <= GM_BOOL_SHORT) {
+            matrix_short(pr, a, b, c);
+            continue;
+        }
         if (by_rows) {
             if (matrix_by_rows(pr, a, b, c, &budget) != 0) {
                 return -1;
@@ -148,16 +187,6 @@ int gm_bool_try_dense(const gm_problem *pr)
             char *c_row = c + i * c_rs;
             for (ptrdiff_t j = 0; j < n; ++j) {
                 const char *b_col = b + j * b_cs;
-                if (k <= GM_BOOL_SHORT) {
-                    /* a few steps: all of them, without branches that
-                     * random data would mispredict */
-                    int any = 0;
-                    for (ptrdiff_t p = 0; p < k; ++p) {
-                        any |= (a_row[p * a_cs] != 0) & (b_col[p * b_rs] != 0);
-                    }
-                    c_row[j * c_cs] = (char)any;
-                    continue;
-                }
                 ptrdiff_t p = 0;
                 while (p < k && !(a_row[p * a_cs] && b_col[p * b_rs])) {
                     ++p;
