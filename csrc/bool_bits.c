@@ -117,29 +117,26 @@ static void matrix_short(const gm_problem *pr, const char *a, const char *b,
 {
     enum { BLOCK = 256 };
     uint32_t col_bits[BLOCK];
-    const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
-    const ptrdiff_t a_rs = pr->a.row_stride, a_cs = pr->a.col_stride;
-    const ptrdiff_t b_rs = pr->b.row_stride, b_cs = pr->b.col_stride;
-    const ptrdiff_t c_rs = pr->c.row_stride, c_cs = pr->c.col_stride;
+    GM_PROBLEM_LOCALS(pr);
     for (ptrdiff_t j0 = 0; j0 < n; j0 += BLOCK) {
         const ptrdiff_t nb = n - j0 < BLOCK ? n - j0 : BLOCK;
         for (ptrdiff_t j = 0; j < nb; ++j) {
-            const char *b_col = b + (j0 + j) * b_cs;
+            const char *b_col = b + (j0 + j) * bcs;
             uint32_t bits = 0;
             for (ptrdiff_t p = 0; p < k; ++p) {
-                bits |= (uint32_t)(b_col[p * b_rs] != 0) << p;
+                bits |= (uint32_t)(b_col[p * brs] != 0) << p;
             }
             col_bits[j] = bits;
         }
         for (ptrdiff_t i = 0; i < m; ++i) {
-            const char *a_row = a + i * a_rs;
-            char *c_row = c + i * c_rs + j0 * c_cs;
+            const char *a_row = a + i * ars;
+            char *c_row = c + i * crs + j0 * ccs;
             uint32_t bits = 0;
             for (ptrdiff_t p = 0; p < k; ++p) {
-                bits |= (uint32_t)(a_row[p * a_cs] != 0) << p;
+                bits |= (uint32_t)(a_row[p * acs] != 0) << p;
             }
             for (ptrdiff_t j = 0; j < nb; ++j) {
-                c_row[j * c_cs] = (char)((bits & col_bits[j]) != 0);
+                c_row[j * ccs] = (char)((bits & col_bits[j]) != 0);
             }
         }
     }

@@ -104,23 +104,21 @@
 #define GM_DEFINE_DIRECT_SCALAR(NAME, T)                                      \
     static void NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)   \
     {                                                                         \
+        GM_PROBLEM_LOCALS(pr);                                                \
         for (ptrdiff_t s = first; s < last; ++s) {                            \
             const char *a = pr->a.data + s * pr->a.batch_stride;              \
             const char *b = pr->b.data + s * pr->b.batch_stride;              \
             char *c = pr->c.data + s * pr->c.batch_stride;                    \
-            for (ptrdiff_t i = 0; i < pr->m; ++i) {                           \
-                for (ptrdiff_t j = 0; j < pr->n; ++j) {                       \
+            for (ptrdiff_t i = 0; i < m; ++i) {                               \
+                for (ptrdiff_t j = 0; j < n; ++j) {                           \
                     T acc = 0;                                                \
-                    for (ptrdiff_t p = 0; p < pr->k; ++p) {                   \
+                    for (ptrdiff_t p = 0; p < k; ++p) {                       \
                         T x, y;                                               \
-                        memcpy(&x, a + i * pr->a.row_stride                   \
-                                   + p * pr->a.col_stride, sizeof x);         \
-                        memcpy(&y, b + p * pr->b.row_stride                   \
-                                   + j * pr->b.col_stride, sizeof y);         \
+                        memcpy(&x, a + i * ars + p * acs, sizeof x);          \
+                        memcpy(&y, b + p * brs + j * bcs, sizeof y);          \
                         acc += x * y;                                         \
                     }                                                         \
-                    memcpy(c + i * pr->c.row_stride + j * pr->c.col_stride,   \
-                           &acc, sizeof acc);                                 \
+                    memcpy(c + i * crs + j * ccs, &acc, sizeof acc);          \
                 }                                                             \
             }                                                                 \
         }                                                                     \

@@ -99,6 +99,14 @@ typedef struct gm_kernel {
     const struct gm_kernel *const *narrow;
 } gm_kernel;
 
+/* Sizes and strides of *pr in locals: stores through char pointers
+ * would otherwise make the compiler reload them at every step. */
+#define GM_PROBLEM_LOCALS(pr)                                                 \
+    const ptrdiff_t m = (pr)->m, n = (pr)->n, k = (pr)->k;                    \
+    const ptrdiff_t ars = (pr)->a.row_stride, acs = (pr)->a.col_stride;       \
+    const ptrdiff_t brs = (pr)->b.row_stride, bcs = (pr)->b.col_stride;       \
+    const ptrdiff_t crs = (pr)->c.row_stride, ccs = (pr)->c.col_stride
+
 enum { GM_C_SAME, GM_C_WRAP, GM_C_WIDE };
 
 /* The element families: types that share arithmetic share kernels. */

@@ -256,14 +256,6 @@ static inline __attribute__((always_inline)) int stream_all(const gm_problem *pr
     return 1;
 }
 
-/* Sizes and strides of *pr in locals: stores through char pointers
- * would otherwise make the compiler reload them at every step. */
-#define GM_PROBLEM_LOCALS(pr)                                                 \
-    const ptrdiff_t m = (pr)->m, n = (pr)->n, k = (pr)->k;                    \
-    const ptrdiff_t ars = (pr)->a.row_stride, acs = (pr)->a.col_stride;       \
-    const ptrdiff_t brs = (pr)->b.row_stride, bcs = (pr)->b.col_stride;       \
-    const ptrdiff_t crs = (pr)->c.row_stride, ccs = (pr)->c.col_stride
-
 /* The plain loop, the naive sum in order straight from user memory: ACC_T
  * is the accumulator, LOAD reads one stored element as ACC_T, STORE
  * writes one, MADD(t, a, b) is t += a * b. */
