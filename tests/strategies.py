@@ -41,7 +41,7 @@ def dtype_id(dtype):
 def core_sizes(draw):
     """(m, k, n): tiny, small, around the blocking, or one dimension large.
 
-    Kernel sets block at up to mc = 192 rows, kc = 768 depth and
+    Kernel sets block at up to mc = 192 rows, kc = 1024 depth and
     nc = 4096 columns, with tiles up to 12 x 32 (generic: 64, 256, 256 and
     4 x 4), and go blocked past up to 32**3 multiply-adds.  Sizes go past
     each of these while m * k * n stays modest.
@@ -76,7 +76,8 @@ def core_sizes(draw):
                                 143, 144, 145, 191, 192, 193])
         m, n = draw(edge), draw(edge)
         k = draw(st.sampled_from([1, 2, 3, 5, 16, 17, 255, 256, 257, 383, 384,
-                                  385, 511, 512, 513, 767, 768, 769]))
+                                  385, 511, 512, 513, 767, 768, 769,
+                                  1023, 1024, 1025]))
         while m * n * k > MAX_WORK:
             k = max(1, k // 2)
     return m, k, n

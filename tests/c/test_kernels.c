@@ -369,11 +369,13 @@ static void test_fp_flags(void)
 int main(int argc, char **argv)
 {
     const int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
-    /* Sizes around tiles (2..32) and blocks (~192 rows, 256..384 deep). */
+    /* Sizes around tiles (2..32) and blocks (96..192 rows, 256..1024
+     * deep, 2048 columns). */
     static const ptrdiff_t dims[] = {0, 1, 2, 3, 5, 7, 8, 11, 12, 13, 16, 17,
                                      24, 31, 32, 33, 47, 63, 64, 65, 97};
-    static const ptrdiff_t big[] = {191, 192, 193, 255, 256, 257, 383, 384,
-                                    385, 400};
+    static const ptrdiff_t big[] = {95, 96, 97, 191, 192, 193, 255, 256,
+                                    257, 383, 384, 385, 511, 512, 513,
+                                    1023, 1024, 1025, 2047, 2049};
     const size_t num_dims = sizeof dims / sizeof dims[0];
     const size_t num_big = sizeof big / sizeof big[0];
     const char *isa_names[] = {"generic", "avx2", "avx512", "neon"};
@@ -408,6 +410,14 @@ int main(int argc, char **argv)
                 }
                 else if ((x >> 24) % 8 == 2) {
                     n = big[(x >> 28) % num_big];
+                }
+                /* At most ~4M multiply-adds a case: the smaller dimensions
+                 * give way to the one drawn big. */
+                while (m * n * k > 4000000) {
+                    ptrdiff_t *other = (x >> 24) % 8 == 0 ? (m > n ? &m : &n)
+                                     : (x >> 24) % 8 == 1 ? (n > k ? &n : &k)
+                                                          : (m > k ? &m : &k);
+                    *other = *other / 2 + 1;
                 }
                 int la = (int)((x >> 32) % NUM_LAYOUTS);
                 int lb = (int)((x >> 36) % NUM_LAYOUTS);
