@@ -429,12 +429,21 @@ typedef struct direct_job {
     ptrdiff_t extent, slices;
 } direct_job;
 
+/* Slices of rows start at multiples of 8, the direct loops' widest group
+ * of rows: a row left alone is one chain of dependent multiply-adds, as
+ * slow as a group of 8. */
+static ptrdiff_t slice_start(const direct_job *dj, ptrdiff_t unit)
+{
+    const ptrdiff_t at = dj->extent * unit / dj->slices;
+    return unit == dj->slices || !dj->by_rows ? at : at / 8 * 8;
+}
+
 static void direct_unit(void *ctx, ptrdiff_t unit, int slot)
 {
     const direct_job *dj = (const direct_job *)ctx;
     (void)slot;
-    direct_slice(dj->p, dj->kern, dj->by_rows, dj->extent * unit / dj->slices,
-                 dj->extent * (unit + 1) / dj->slices);
+    direct_slice(dj->p, dj->kern, dj->by_rows, slice_start(dj, unit),
+                 slice_start(dj, unit + 1));
 }
 
 static void direct_split(const gm_problem *p, const gm_kernel *kern,

@@ -333,7 +333,7 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                                 const __m256i *mask, const int rows,
                                 const int nv, const int whole)
 {
-    __m256d acc[4][4];
+    __m256d acc[8][4];
     for (int r = 0; r < rows; ++r) {
         for (int v = 0; v < nv; ++v) {
             acc[r][v] = _mm256_setzero_pd();
@@ -366,10 +366,11 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
     }
 }
 
-/* Rows of C across up to 16 columns: a few rows at a time (4 with up to
- * 2 vectors per row, else 2), so that the loads of B serve several rows
- * and enough chains of multiply-adds are in flight (each element still
- * one chain, p = 0 .. k-1). */
+/* Rows of C across up to 16 columns: a few rows at a time (8 with one
+ * vector per row, 4 with 2, else 2), so that the loads of B serve several
+ * rows and enough chains of multiply-adds are in flight (each element
+ * still one chain, p = 0 .. k-1): 4 chains of one vector left the
+ * multiply-add units half idle. */
 #define GM_DEFINE_DIRECT_ROWS(NAME, BLOCK)                                   \
     GM_INLINE void NAME(const char *a, ptrdiff_t ars, ptrdiff_t acs,         \
                         const char *b, ptrdiff_t brs, char *c, ptrdiff_t crs, \
@@ -377,6 +378,18 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                         const int nv, const int whole)                       \
     {                                                                        \
         ptrdiff_t i = 0;                                                     \
+        if (nv == 1) {                                                       \
+            for (; i + 8 <= m; i += 8) {                                     \
+                BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k,    \
+                      mask, 8, nv, whole);                                   \
+            }                                                                \
+        }                                                                    \
+        if (nv == 2) {                                                       \
+            for (; i + 6 <= m; i += 6) {                                     \
+                BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k,    \
+                      mask, 6, nv, whole);                                   \
+            }                                                                \
+        }                                                                    \
         if (nv <= 2) {                                                       \
             for (; i + 4 <= m; i += 4) {                                     \
                 BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k,    \
@@ -490,7 +503,7 @@ GM_INLINE void direct_f32_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                                 const __m256i *mask, const int rows,
                                 const int nv, const int whole)
 {
-    __m256 acc[4][2];
+    __m256 acc[8][2];
     for (int r = 0; r < rows; ++r) {
         for (int v = 0; v < nv; ++v) {
             acc[r][v] = _mm256_setzero_ps();

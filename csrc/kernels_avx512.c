@@ -152,14 +152,14 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                       ADD, REDUCE, STOREU, FAMILY)                            \
     /* Rows [i0, i0 + rows) of C, columns from j0 in nv vectors: one     \
      * chain of multiply-adds per vector and row, rows x nv chains        \
-     * in flight together. */                                             \
+     * in flight together (at most 16). */                                \
     static inline __attribute__((always_inline)) void NAME##_rows_block(      \
         const gm_problem *pr, const char *a, const char *b, char *c,          \
         ptrdiff_t i0, ptrdiff_t j0, const MASK_T *mask, const int rows,       \
         const int nv, const int whole)                                        \
     {                                                                         \
         enum { VB = LANES * sizeof(T) };                                      \
-        VEC t[4][4];                                                          \
+        VEC t[8][4];                                                          \
         for (int q = 0; q < rows; ++q) {                                      \
             for (int v = 0; v < nv; ++v) {                                    \
                 t[q][v] = ZERO();                                             \
@@ -199,10 +199,18 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
         ptrdiff_t j0, const MASK_T *mask, const int nv)                       \
     {                                                                         \
         /* Whole vectors go without masks: masked loads and stores of     \
-         * memory outside the cache ran at half speed. */                 \
+         * memory outside the cache ran at half speed.  One or two vectors \
+         * a row take 8 rows at a time: with 4, the 4-cycle latency of a   \
+         * multiply-add left the two units half idle (float32 1000 x 1000 \
+         * @ 1000 x 2 ran at one multiply-add a cycle). */                 \
         const int whole = pr->n - j0 >= nv * LANES;                           \
         ptrdiff_t i0 = 0;                                                     \
         if (whole) {                                                          \
+            if (nv <= 2) {                                                    \
+                for (; i0 + 8 <= pr->m; i0 += 8) {                            \
+                    NAME##_rows_block(pr, a, b, c, i0, j0, mask, 8, nv, 1);   \
+                }                                                             \
+            }                                                                 \
             for (; i0 + 4 <= pr->m; i0 += 4) {                                \
                 NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, 1);       \
             }                                                                 \
@@ -210,6 +218,11 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                 NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, 1);       \
             }                                                                 \
             return;                                                           \
+        }                                                                     \
+        if (nv <= 2) {                                                        \
+            for (; i0 + 8 <= pr->m; i0 += 8) {                                \
+                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 8, nv, 0);       \
+            }                                                                 \
         }                                                                     \
         for (; i0 + 4 <= pr->m; i0 += 4) {                                    \
             NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, 0);           \
@@ -328,11 +341,11 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                             && (!vector_ok || (pr->n == 1 && pr->k >= LANES)); \
         /* Two shapes run faster on the AVX2 loops, which sum each        \
          * element in the same order with fused multiply-adds (the same    \
-         * bits): rows narrower than a vector, where whole 4- or 8-lane    \
+         * bits): rows of at most half a vector, where whole 4- or 8-lane \
          * vectors beat masked ones, and up to 4 rows of many columns,     \
          * where accumulators on the stack stream B faster. */            \
         if (vector_ok && !dots_ok && pr->n > 1                                \
-                && ((pr->m > 1 && pr->n < LANES)                              \
+                && ((pr->m > 1 && 2 * pr->n <= LANES)                         \
                     || (pr->m <= 4 && pr->n > 4 * LANES))) {                  \
             gm_avx2_kernels[FAMILY]->direct(pr, first, last);                 \
             return;                                                           \
