@@ -19,12 +19,14 @@ CHILD = textwrap.dedent("""
 
     assert gufunc_matmul._core._isa() == {isa!r}, gufunc_matmul._core._isa()
     for char in NUMERIC_CHARS:
-        for m, k, n in [(1, 1, 1), (3, 5, 2), (7, 300, 9), (70, 33, 130), (5, 1000, 1)]:
+        for m, k, n in [(1, 1, 1), (3, 5, 2), (7, 300, 9), (70, 33, 130), (5, 1000, 1),
+                        (300, 64, 8)]:
             a = make_values(np.dtype(char), (m, k), (m, 1.0, 0.0))
             b = make_values(np.dtype(char), (k, n), (n, 1.0, 0.0))
             assert_matches_numpy(a, b)
             assert_matches_numpy(a[::-1, ::2], b[::2, ::-1])
             assert_matches_numpy(np.asfortranarray(a), b.T.copy().T)
+            assert_matches_numpy(a, b.T.copy().T)
             assert_matches_numpy(a[0], b[:, 0])
     rng = np.random.default_rng(0)
     for m, k, n in [(3, 5, 2), (40, 300, 33), (1, 2000, 1), (200, 3, 200)]:

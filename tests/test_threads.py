@@ -253,6 +253,25 @@ def test_same_bits_for_every_thread_count_fortran_b(dtype, restore_threads):
         assert_bitwise_equal(r, results[0])
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+@pytest.mark.parametrize("shapes", [((1000, 64), (64, 8)), ((500, 2000), (2000, 12)),
+                                    ((3, 200, 50), (3, 50, 5)), ((4, 90, 40), (40, 2))],
+                         ids=["short", "deep", "stack", "shared-b"])
+def test_many_rows_of_few_columns_fortran_b(dtype, shapes, restore_threads):
+    """Many rows times a B of few columns in Fortran order: B is copied
+    with contiguous columns when the broadcast form is faster than dot
+    products.  Then every element is the same one sum as with B in C
+    order, for every thread count."""
+    a = make_values(dtype, shapes[0], (11, 1.0, 0.0))
+    b = make_values(dtype, shapes[1], (12, 1.0, 0.0))
+    b_fortran = np.swapaxes(np.swapaxes(b, -1, -2).copy(), -1, -2)
+    assert b_fortran.strides[-2] == b.itemsize
+    assert_matches_numpy(a, b_fortran)
+    for n in THREAD_COUNTS:
+        gufunc_matmul.set_num_threads(n)
+        assert_bitwise_equal(ours(a, b_fortran), ours(a, b))
+
+
 @settings(max_examples=max(10, settings.default.max_examples // 5))
 @given(data=st.data())
 def test_thin_products_same_bits_for_every_thread_count(data):
