@@ -430,12 +430,15 @@ typedef struct direct_job {
 } direct_job;
 
 /* Slices of rows start at multiples of 8, the direct loops' widest group
- * of rows: a row left alone is one chain of dependent multiply-adds, as
- * slow as a group of 8. */
+ * of rows, when each slice can have at least 8: a row left alone is one
+ * chain of dependent multiply-adds, as slow as a group of 8. */
 static ptrdiff_t slice_start(const direct_job *dj, ptrdiff_t unit)
 {
     const ptrdiff_t at = dj->extent * unit / dj->slices;
-    return unit == dj->slices || !dj->by_rows ? at : at / 8 * 8;
+    if (unit == dj->slices || !dj->by_rows || dj->extent < 8 * dj->slices) {
+        return at;
+    }
+    return at / 8 * 8;
 }
 
 static void direct_unit(void *ctx, ptrdiff_t unit, int slot)
