@@ -64,6 +64,8 @@ def all_cases() -> List[BenchCase]:
     cases += [rect_case("float64", 10, 1000, 10), rect_case("float64", 8, 1000, 1000),
               rect_case("float64", 1000, 1000, 10),
               rect_case("float64", 4, 1000, 1000, fortran_b=True),
+              rect_case("float32", 1000, 1000, 10),
+              rect_case("float32", 4000, 64, 8, fortran_b=True),
               rect_case("complex128", 10, 1000, 10), rect_case("complex128", 1000, 10, 10),
               rect_case("complex128", 7, 777, 77)]
     # Small squares, where the fixed cost of a call shows.
