@@ -107,6 +107,94 @@ static int matrix_by_rows(const gm_problem *pr, const char *a, const char *b,
     return 0;
 }
 
+/* Columns up to this are one bit mask per row of C. */
+#define GM_BOOL_FEW_COLS 16
+
+/* Rows of B kept as byte masks for the word-at-a-time scan. */
+#define GM_BOOL_MASKED_ROWS 2048
+
+/* 0xff in each byte of x that is not zero, 0 in the others. */
+static inline uint64_t nonzero_bytes(uint64_t x)
+{
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7fu;
+    const uint64_t high = (((x & low7) + low7) | x) & ~low7;
+    return (high >> 7) * 0xffu;
+}
+
+/* Row i of C from position p on, one A[i, p] at a time: the OR of the
+ * rows of B where it is set, until every bit of `all` is set. */
+static uint32_t few_cols_tail(const char *a_row, ptrdiff_t acs, const char *b,
+                              ptrdiff_t brs, ptrdiff_t bcs, ptrdiff_t n,
+                              ptrdiff_t p, ptrdiff_t k, uint32_t got,
+                              uint32_t all, ptrdiff_t *steps)
+{
+    for (; p < k && got != all; ++p) {
+        if (a_row[p * acs]) {
+            const char *b_row = b + p * brs;
+            for (ptrdiff_t j = 0; j < n; ++j) {
+                got |= (uint32_t)(b_row[j * bcs] != 0) << j;
+            }
+            *steps += n;
+        }
+    }
+    *steps += p;
+    return got;
+}
+
+/*
+ * Few columns: row i of C as a mask of n bits, the OR of the rows p of B
+ * where A[i, p] is set, stopping once every bit is set (the per-element
+ * scans would walk row i of A once per column).  With A's rows contiguous
+ * and up to 8 columns, 8 positions at a time: B's rows as byte masks (made
+ * as far down as some row of A needs them), ANDed with the bytes of A that
+ * are set and ORed together, without a branch on each A[i, p], which the
+ * predictor loses on dense inputs.  Budget as matrix_by_rows.
+ */
+static int matrix_few_cols(const gm_problem *pr, const char *a, const char *b,
+                           char *c, ptrdiff_t *budget)
+{
+    GM_PROBLEM_LOCALS(pr);
+    const uint32_t all = (uint32_t)((1u << n) - 1u);
+    const int words = acs == 1 && n <= 8;
+    uint8_t masks[GM_BOOL_MASKED_ROWS];
+    ptrdiff_t made = 0;
+    for (ptrdiff_t i = 0; i < m; ++i) {
+        const char *a_row = a + i * ars;
+        uint32_t got = 0;
+        ptrdiff_t p = 0, steps = 0;
+        while (words && got != all && p + 8 <= k && p + 8 <= GM_BOOL_MASKED_ROWS) {
+            for (; made < p + 8; ++made) {
+                const char *b_row = b + made * brs;
+                unsigned bits = 0;
+                for (ptrdiff_t j = 0; j < n; ++j) {
+                    bits |= (unsigned)(b_row[j * bcs] != 0) << j;
+                }
+                masks[made] = (uint8_t)bits;
+            }
+            uint64_t x, y;
+            memcpy(&x, a_row + p, 8);
+            memcpy(&y, masks + p, 8);
+            y &= nonzero_bytes(x);
+            y |= y >> 32;
+            y |= y >> 16;
+            y |= y >> 8;
+            got |= (uint32_t)(y & 0xffu);
+            p += 8;
+            steps += 2;
+        }
+        got = few_cols_tail(a_row, acs, b, brs, bcs, n, p, k, got, all, &steps);
+        *budget -= steps;
+        if (*budget < 0) {
+            return -1;
+        }
+        char *c_row = c + i * crs;
+        for (ptrdiff_t j = 0; j < n; ++j) {
+            c_row[j * ccs] = (char)((got >> j) & 1u);
+        }
+    }
+    return 0;
+}
+
 /* Depths up to this are computed whole, without early exit. */
 #define GM_BOOL_SHORT 16
 
@@ -175,6 +263,12 @@ int gm_bool_try_dense(const gm_problem *pr)
         }
         if (by_rows) {
             if (matrix_by_rows(pr, a, b, c, &budget) != 0) {
+                return -1;
+            }
+            continue;
+        }
+        if (n > 1 && n <= GM_BOOL_FEW_COLS) {
+            if (matrix_few_cols(pr, a, b, c, &budget) != 0) {
                 return -1;
             }
             continue;

@@ -503,6 +503,30 @@ def test_bool_is_or_of_ands_of_any_nonzero_byte(size):
     assert_array_equal(result, np.matmul(a, b), strict=True)
 
 
+@pytest.mark.parametrize("m,k,n", [(300, 300, 2), (200, 70, 5), (50, 3000, 8),
+                                   (100, 100, 12), (64, 2050, 3)], ids=str)
+@pytest.mark.parametrize("density", [0.02, 0.3, 0.9])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_bool_many_rows_few_columns(m, k, n, density, layout):
+    """Rows of C as masks of their few columns, 8 depths at a time where
+    A's rows are contiguous: any nonzero byte is True, the scan stops
+    early on dense inputs and gives way to the full kernels on sparse
+    ones, past the depths it keeps masks for too."""
+    rng = np.random.default_rng(m * k + n)
+    raw_a = rng.integers(1, 256, (m, 2 * k), dtype=np.uint8)
+    raw_b = rng.integers(1, 256, (k, n), dtype=np.uint8)
+    raw_a[rng.random(raw_a.shape) >= density] = 0
+    raw_b[rng.random(raw_b.shape) >= density] = 0
+    a = raw_a[:, :k] if layout != "strided" else raw_a[:, ::2]
+    b = raw_b if layout != "F" else np.asfortranarray(raw_b)
+    if layout == "F":
+        a = np.asfortranarray(a)
+    expected = (a != 0).astype(np.int64) @ (b != 0) > 0
+    result = matmul(a.view(bool), b.view(bool))
+    assert_array_equal(result.view(np.uint8), expected.astype(np.uint8))
+    assert_array_equal(result, np.matmul(a.view(bool), b.view(bool)), strict=True)
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64,
                                    np.longdouble, np.complex64, np.complex128,
                                    np.clongdouble])
