@@ -128,6 +128,7 @@ static uint32_t few_cols_tail(const char *a_row, ptrdiff_t acs, const char *b,
                               ptrdiff_t p, ptrdiff_t k, uint32_t got,
                               uint32_t all, ptrdiff_t *steps)
 {
+    const ptrdiff_t start = p;
     for (; p < k && got != all; ++p) {
         if (a_row[p * acs]) {
             const char *b_row = b + p * brs;
@@ -137,7 +138,7 @@ static uint32_t few_cols_tail(const char *a_row, ptrdiff_t acs, const char *b,
             *steps += n;
         }
     }
-    *steps += p;
+    *steps += p - start;
     return got;
 }
 
