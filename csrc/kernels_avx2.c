@@ -471,6 +471,7 @@ static const gm_kernel avx2_f64 = {
     .store = store_f64, .load = load_f64,
     .direct = direct_f64,
     .direct_max_flops = 16.0 * 16.0 * 16.0,
+    .direct_rows_max_flops = 32.0 * 32.0 * 32.0,
     .direct_max_rows = 4,
     .direct_shallow_rows = 8, .direct_shallow_depth = 4096,
     .direct_max_cols = 12,
