@@ -100,28 +100,4 @@
         }                                                                     \
     }
 
-/* The direct path as a plain triple loop (sums in order p = 0, 1, ...). */
-#define GM_DEFINE_DIRECT_SCALAR(NAME, T)                                      \
-    static void NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)   \
-    {                                                                         \
-        GM_PROBLEM_LOCALS(pr);                                                \
-        for (ptrdiff_t s = first; s < last; ++s) {                            \
-            const char *a = pr->a.data + s * pr->a.batch_stride;              \
-            const char *b = pr->b.data + s * pr->b.batch_stride;              \
-            char *c = pr->c.data + s * pr->c.batch_stride;                    \
-            for (ptrdiff_t i = 0; i < m; ++i) {                               \
-                for (ptrdiff_t j = 0; j < n; ++j) {                           \
-                    T acc = 0;                                                \
-                    for (ptrdiff_t p = 0; p < k; ++p) {                       \
-                        T x, y;                                               \
-                        memcpy(&x, a + i * ars + p * acs, sizeof x);          \
-                        memcpy(&y, b + p * brs + j * bcs, sizeof y);          \
-                        acc += x * y;                                         \
-                    }                                                         \
-                    memcpy(c + i * crs + j * ccs, &acc, sizeof acc);          \
-                }                                                             \
-            }                                                                 \
-        }                                                                     \
-    }
-
 #endif /* GM_BLOCKS_H */

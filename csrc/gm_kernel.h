@@ -107,6 +107,34 @@ typedef struct gm_kernel {
     const ptrdiff_t brs = (pr)->b.row_stride, bcs = (pr)->b.col_stride;       \
     const ptrdiff_t crs = (pr)->c.row_stride, ccs = (pr)->c.col_stride
 
+/* The plain loop, the naive sum in order straight from user memory: ACC_T
+ * is the accumulator, LOAD reads one stored element as ACC_T, STORE
+ * writes one, MADD(t, a, b) is t += a * b. */
+#define GM_DEFINE_PLAIN_LOOP(NAME, ACC_T, LOAD, STORE, MADD)                  \
+    static void NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)   \
+    {                                                                         \
+        GM_PROBLEM_LOCALS(pr);                                                \
+        for (ptrdiff_t s = first; s < last; ++s) {                            \
+            const char *a = pr->a.data + s * pr->a.batch_stride;              \
+            const char *b = pr->b.data + s * pr->b.batch_stride;              \
+            char *c = pr->c.data + s * pr->c.batch_stride;                    \
+            for (ptrdiff_t i = 0; i < m; ++i) {                               \
+                const char *a_row = a + i * ars;                              \
+                char *c_row = c + i * crs;                                    \
+                for (ptrdiff_t j = 0; j < n; ++j) {                           \
+                    const char *b_col = b + j * bcs;                          \
+                    ACC_T acc = 0;                                            \
+                    for (ptrdiff_t p = 0; p < k; ++p) {                       \
+                        MADD(acc, LOAD(a_row + p * acs), LOAD(b_col + p * brs)); \
+                    }                                                         \
+                    STORE(c_row + j * ccs, acc);                              \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+    }
+
+#define GM_MADD_SUM(t, a, b) ((t) += (a) * (b))
+
 enum { GM_C_SAME, GM_C_WRAP, GM_C_WIDE };
 
 /* The element families: types that share arithmetic share kernels. */

@@ -366,11 +366,19 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
     }
 }
 
+/* Rows [i, i + R) of C, then the next R, while R rows are left: one
+ * BLOCK call each (the locals of GM_DEFINE_DIRECT_ROWS below). */
+#define GM_ROWS_RUN(BLOCK, R)                                                \
+    for (; i + (R) <= m; i += (R)) {                                         \
+        BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k, mask, (R), \
+              nv, whole);                                                    \
+    }
+
 /* Rows of C across up to 16 columns: a few rows at a time (8 with one
- * vector per row, 4 with 2, else 2), so that the loads of B serve several
- * rows and enough chains of multiply-adds are in flight (each element
- * still one chain, p = 0 .. k-1): 4 chains of one vector left the
- * multiply-add units half idle. */
+ * vector per row, 6 with 2, else 2; then 4 and 1), so that the loads of B
+ * serve several rows and enough chains of multiply-adds are in flight
+ * (each element still one chain, p = 0 .. k-1): 4 chains of one vector
+ * left the multiply-add units half idle. */
 #define GM_DEFINE_DIRECT_ROWS(NAME, BLOCK)                                   \
     GM_INLINE void NAME(const char *a, ptrdiff_t ars, ptrdiff_t acs,         \
                         const char *b, ptrdiff_t brs, char *c, ptrdiff_t crs, \
@@ -379,33 +387,18 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
     {                                                                        \
         ptrdiff_t i = 0;                                                     \
         if (nv == 1) {                                                       \
-            for (; i + 8 <= m; i += 8) {                                     \
-                BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k,    \
-                      mask, 8, nv, whole);                                   \
-            }                                                                \
+            GM_ROWS_RUN(BLOCK, 8)                                            \
         }                                                                    \
         if (nv == 2) {                                                       \
-            for (; i + 6 <= m; i += 6) {                                     \
-                BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k,    \
-                      mask, 6, nv, whole);                                   \
-            }                                                                \
+            GM_ROWS_RUN(BLOCK, 6)                                            \
         }                                                                    \
         if (nv <= 2) {                                                       \
-            for (; i + 4 <= m; i += 4) {                                     \
-                BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k,    \
-                      mask, 4, nv, whole);                                   \
-            }                                                                \
+            GM_ROWS_RUN(BLOCK, 4)                                            \
         }                                                                    \
         else {                                                               \
-            for (; i + 2 <= m; i += 2) {                                     \
-                BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k,    \
-                      mask, 2, nv, whole);                                   \
-            }                                                                \
+            GM_ROWS_RUN(BLOCK, 2)                                            \
         }                                                                    \
-        for (; i < m; ++i) {                                                 \
-            BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k, mask,  \
-                  1, nv, whole);                                             \
-        }                                                                    \
+        GM_ROWS_RUN(BLOCK, 1)                                                \
     }
 GM_DEFINE_DIRECT_ROWS(direct_f64_rows, direct_f64_block)
 

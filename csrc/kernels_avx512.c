@@ -194,41 +194,38 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
             }                                                                 \
         }                                                                     \
     }                                                                         \
+    /* Every row of C, 8 rows at a time for one or two vectors a row      \
+     * (with 4, the 4-cycle latency of a multiply-add left the two units  \
+     * half idle: float32 1000 x 1000 @ 1000 x 2 ran at one multiply-add  \
+     * a cycle), then 4, then one. */                                     \
+    static inline __attribute__((always_inline)) void NAME##_rows_groups(     \
+        const gm_problem *pr, const char *a, const char *b, char *c,          \
+        ptrdiff_t j0, const MASK_T *mask, const int nv, const int whole)      \
+    {                                                                         \
+        ptrdiff_t i0 = 0;                                                     \
+        if (nv <= 2) {                                                        \
+            for (; i0 + 8 <= pr->m; i0 += 8) {                                \
+                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 8, nv, whole);   \
+            }                                                                 \
+        }                                                                     \
+        for (; i0 + 4 <= pr->m; i0 += 4) {                                    \
+            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, whole);       \
+        }                                                                     \
+        for (; i0 < pr->m; ++i0) {                                            \
+            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, whole);       \
+        }                                                                     \
+    }                                                                         \
     static inline __attribute__((always_inline)) void NAME##_rows_nv(         \
         const gm_problem *pr, const char *a, const char *b, char *c,          \
         ptrdiff_t j0, const MASK_T *mask, const int nv)                       \
     {                                                                         \
         /* Whole vectors go without masks: masked loads and stores of     \
-         * memory outside the cache ran at half speed.  One or two vectors \
-         * a row take 8 rows at a time: with 4, the 4-cycle latency of a   \
-         * multiply-add left the two units half idle (float32 1000 x 1000 \
-         * @ 1000 x 2 ran at one multiply-add a cycle). */                 \
-        const int whole = pr->n - j0 >= nv * LANES;                           \
-        ptrdiff_t i0 = 0;                                                     \
-        if (whole) {                                                          \
-            if (nv <= 2) {                                                    \
-                for (; i0 + 8 <= pr->m; i0 += 8) {                            \
-                    NAME##_rows_block(pr, a, b, c, i0, j0, mask, 8, nv, 1);   \
-                }                                                             \
-            }                                                                 \
-            for (; i0 + 4 <= pr->m; i0 += 4) {                                \
-                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, 1);       \
-            }                                                                 \
-            for (; i0 < pr->m; ++i0) {                                        \
-                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, 1);       \
-            }                                                                 \
-            return;                                                           \
+         * memory outside the cache ran at half speed. */                 \
+        if (pr->n - j0 >= nv * LANES) {                                       \
+            NAME##_rows_groups(pr, a, b, c, j0, mask, nv, 1);                 \
         }                                                                     \
-        if (nv <= 2) {                                                        \
-            for (; i0 + 8 <= pr->m; i0 += 8) {                                \
-                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 8, nv, 0);       \
-            }                                                                 \
-        }                                                                     \
-        for (; i0 + 4 <= pr->m; i0 += 4) {                                    \
-            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, 0);           \
-        }                                                                     \
-        for (; i0 < pr->m; ++i0) {                                            \
-            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, 0);           \
+        else {                                                                \
+            NAME##_rows_groups(pr, a, b, c, j0, mask, nv, 0);                 \
         }                                                                     \
     }                                                                         \
     static void NAME##_rows(const gm_problem *pr, const char *a,              \

@@ -62,8 +62,10 @@ GM_DEFINE_PACK(pack_f64, double, double, GM_SAME, GM_COPY_RUN)
 GM_DEFINE_PACK(pack_f32, float, float, GM_SAME, GM_COPY_RUN)
 GM_DEFINE_COPY_OUT(store_f64, double)
 GM_DEFINE_COPY_OUT(store_f32, float)
-GM_DEFINE_DIRECT_SCALAR(direct_f64, double)
-GM_DEFINE_DIRECT_SCALAR(direct_f32, float)
+GM_DEFINE_ACCESS(f64, double)
+GM_DEFINE_ACCESS(f32, float)
+GM_DEFINE_PLAIN_LOOP(direct_f64, double, get_f64, put_f64, GM_MADD_SUM)
+GM_DEFINE_PLAIN_LOOP(direct_f32, float, get_f32, put_f32, GM_MADD_SUM)
 
 static const gm_kernel neon_f64 = {
     .name = "neon f64 8x4",
