@@ -30,6 +30,11 @@
 #include <stddef.h>
 #include <string.h>
 
+/* Keeps a loaded vector in a register: without it, compilers fold the
+ * load into each instruction that uses it, and loads become the limit
+ * (complex axpy read each vector of B twice and ran at half speed). */
+#define GM_IN_REGISTER(v) __asm__("" : "+v"(v))
+
 #include "gufunc_matmul.h"
 
 /* ------------------------------------------------------------------------
@@ -540,8 +545,9 @@ static const float gm_minus_one_float = -1.0f;
         enum { ES = 2 * sizeof(R), VB = RLANES * sizeof(R),                   \
                BLK = GM_AXPY_BLOCK_BYTES / 2 };                               \
         /* B small enough to stay in L2 across the strips: accumulators   \
-         * in registers rather than memory. */                            \
-        if ((double)k * (double)n * ES <= GM_ROWS_MAX_B_BYTES) {              \
+         * in registers rather than memory.  A single row reads B once       \
+         * either way, faster down its rows than across its strips. */      \
+        if (m > 1 && (double)k * (double)n * ES <= GM_ROWS_MAX_B_BYTES) {     \
             NAME##_rows_impl(s, si, sp, m, b, brs, n, k, c, crs, conj);       \
             return;                                                           \
         }                                                                     \
@@ -579,10 +585,12 @@ static const float gm_minus_one_float = -1.0f;
                     char *tr = acc + 2 * i * blk, *ti = tr + blk;             \
                     for (ptrdiff_t o = 0; o < bytes; o += VB) {               \
                         const int whole = o < full;                           \
-                        const VEC y0 = whole ? LOADU(b0 + o) : MLOAD(b0 + o, mk); \
-                        const VEC y1 = whole ? LOADU(b1 + o) : MLOAD(b1 + o, mk); \
-                        const VEC y2 = whole ? LOADU(b2 + o) : MLOAD(b2 + o, mk); \
-                        const VEC y3 = whole ? LOADU(b3 + o) : MLOAD(b3 + o, mk); \
+                        VEC y0 = whole ? LOADU(b0 + o) : MLOAD(b0 + o, mk); \
+                        VEC y1 = whole ? LOADU(b1 + o) : MLOAD(b1 + o, mk); \
+                        VEC y2 = whole ? LOADU(b2 + o) : MLOAD(b2 + o, mk); \
+                        VEC y3 = whole ? LOADU(b3 + o) : MLOAD(b3 + o, mk); \
+                        GM_IN_REGISTER(y0); GM_IN_REGISTER(y1);               \
+                        GM_IN_REGISTER(y2); GM_IN_REGISTER(y3);               \
                         VEC t = FMA(xr0, y0, LOADU(tr + o));                  \
                         t = FMA(xr1, y1, t);                                  \
                         t = FMA(xr2, y2, t);                                  \
