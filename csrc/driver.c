@@ -282,9 +282,7 @@ static void blocked_step_unit(void *ctx, ptrdiff_t unit, int slot)
     }
     /* Units are claimed in order: the panels still being packed are in
      * the hands of running threads. */
-    while (atomic_load_explicit(&st->packed, memory_order_acquire) < st->panels) {
-        gm_yield();
-    }
+    gm_wait_for_count(&st->packed, st->panels);
     const ptrdiff_t work = unit - st->panels, chunks = st->col_chunks;
     const ptrdiff_t chunk = work % chunks;
     ptrdiff_t first, last;

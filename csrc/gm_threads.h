@@ -4,8 +4,10 @@
  *
  * The caller always works too, and units are claimed one at a time, so a
  * pool thread that starts late (the machine is busy) finds nothing left
- * and the call never waits for it: the worst case is the speed of one
- * thread, never a stall.  Which thread runs a unit changes nothing in the
+ * and the call never waits for it.  One that loses its core while it
+ * holds a unit does make the caller wait; calls then run on one thread
+ * for a while (see threads.c), so that a busy machine costs at most the
+ * speed of one thread.  Which thread runs a unit changes nothing in the
  * results.
  *
  * gm_threads_begin decides how many threads one call may use and
@@ -16,6 +18,7 @@
 #ifndef GM_THREADS_H
 #define GM_THREADS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #define GM_MAX_THREADS 256
@@ -30,7 +33,9 @@ void gm_threads_end(void);
 typedef void (*gm_unit_fn)(void *ctx, ptrdiff_t unit, int slot);
 int gm_parallel_for(int threads, ptrdiff_t units, gm_unit_fn fn, void *ctx);
 
-/* Lets another thread run while this one waits for a unit in progress. */
-void gm_yield(void);
+/* Waits (letting other threads run) until *count reaches target: units
+ * in progress on other threads.  The caller's waits count as time held
+ * up by the pool (see threads.c). */
+void gm_wait_for_count(const atomic_ptrdiff_t *count, ptrdiff_t target);
 
 #endif /* GM_THREADS_H */

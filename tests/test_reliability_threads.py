@@ -8,6 +8,8 @@ Every wait has a time limit: a deadlock or a hung child fails the test.
 """
 import hashlib
 import multiprocessing
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -282,6 +284,45 @@ def test_bitwise_identical_for_any_thread_count(isa, restore_threads):
     finally:
         gufunc_matmul._core._select_isa(before)
     assert cases > 0
+
+
+_SPIN_CHILD = """
+import time
+end = time.monotonic() + {seconds}
+while time.monotonic() < end:
+    pass
+"""
+
+
+@pytest.mark.skipif(not THREADED, reason="a build without threads has no pool")
+@pytest.mark.parametrize("threads", [2, 4])
+def test_same_bits_while_other_processes_keep_every_core_busy(threads,
+                                                              restore_threads):
+    """Busy processes on every core take the CPU from pool threads in the
+    middle of their units: the caller waits for them, and calls fall back
+    to one thread for a while.  Every split still gives the bits of one
+    thread, and every call returns."""
+    rng = np.random.default_rng(5)
+    cases = []
+    for name, func, sa, sb in _SPLIT_CASES:
+        for char in "dD":
+            cases.append((f"{name} {char}", func, _random_values(rng, char, sa),
+                          _random_values(rng, char, sb)))
+    gufunc_matmul.set_num_threads(1)
+    expected = [func(a, b) for _, func, a, b in cases]
+    spinners = [subprocess.Popen([sys.executable, "-c",
+                                  _SPIN_CHILD.format(seconds=CHILD_TIMEOUT)])
+                for _ in range(os.cpu_count() or 2)]
+    try:
+        gufunc_matmul.set_num_threads(threads)
+        for _ in range(8):
+            for (name, func, a, b), want in zip(cases, expected):
+                assert_bitwise_equal(func(a, b), want,
+                                     f"{name}: {threads} threads, cores busy")
+    finally:
+        for proc in spinners:
+            proc.kill()
+            proc.wait(CHILD_TIMEOUT)
 
 
 # ------------------------------------------------------------ processes
