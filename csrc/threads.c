@@ -26,6 +26,11 @@
  * (see GM_SPIN_NS) make this cheap: float64 96 x 96 gains from two. */
 #define GM_FLOPS_PER_THREAD 2.5e5
 
+/* Products of more multiply-adds than this (milliseconds of work) keep
+ * their threads through a back-off (see pool_held_up): whatever part of
+ * them runs after the other core is free again gains from it. */
+#define GM_HELD_UP_MAX_FLOPS 4e8
+
 static atomic_int requested_threads;   /* 0: one per available CPU */
 static atomic_int active_calls;
 
@@ -79,7 +84,7 @@ int gm_threads_begin(double flops)
     if (useful < (double)n) {
         n = useful < 1.0 ? 1 : (int)useful;
     }
-    if (n > 1 && pool_held_up()) {
+    if (n > 1 && flops < GM_HELD_UP_MAX_FLOPS && pool_held_up()) {
         return 1;
     }
     return n;
