@@ -115,6 +115,8 @@ def magnitude(name, x, y, wide):
     error of an order-dependent sum."""
     def finite_abs(a):
         a = np.asarray(a)
+        if a.dtype.kind in "biu":     # abs(int8(-128)) wraps: widen first
+            return np.abs(a.astype(wide))
         with np.errstate(all="ignore"):
             return np.where(np.isfinite(a), np.abs(a), 0).astype(wide)
     return _via_matmul(name, finite_abs(x), finite_abs(y))

@@ -317,6 +317,9 @@ def _finite_abs(x, wide):
     with np.errstate(all="ignore"):
         if x.dtype.kind == "O":
             return np.abs(x.astype(np.float64))
+        if x.dtype.kind in "biu":
+            # widened first: abs of the most negative integer wraps to itself
+            return np.abs(x.astype(wide))
         return np.where(np.isfinite(x), np.abs(x), 0).astype(wide)
 
 
