@@ -1419,8 +1419,9 @@ static const gm_kernel avx2_c128 = {
     .direct_conj = direct_conj_c128,
     .direct_max_flops = 1024.0,
     .direct_max_rows = 4,
+    /* up to 16 rows direct whatever the size of B: packing all of a
+     * large B for so few rows cost more than streaming it once per 4 */
     .direct_shallow_rows = 16, .direct_shallow_depth = 4096,
-    .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
     .direct_max_cols = 12,
 };
 
@@ -1437,8 +1438,9 @@ static const gm_kernel avx2_c64 = {
     .direct_conj = direct_conj_c64,
     .direct_max_flops = 1024.0,
     .direct_max_rows = 4,
+    /* up to 16 rows direct whatever the size of B: packing all of a
+     * large B for so few rows cost more than streaming it once per 4 */
     .direct_shallow_rows = 16, .direct_shallow_depth = 4096,
-    .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
     .direct_max_cols = 12,
 };
 
