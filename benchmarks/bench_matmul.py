@@ -35,6 +35,7 @@ from gufunc_matmul._selfcheck import (
     SelfCheckError,
     fmt_ms,
     format_machine,
+    gram_case,
     format_table,
     machine_info,
     matvec_case,
@@ -68,6 +69,8 @@ def all_cases() -> List[BenchCase]:
               rect_case("float32", 4000, 64, 8, fortran_b=True),
               rect_case("complex128", 10, 1000, 10), rect_case("complex128", 1000, 10, 10),
               rect_case("complex128", 7, 777, 77)]
+    # Gram matrices: one triangle computed, the other mirrored.
+    cases += [gram_case("float64", 20000, 256), gram_case("float32", 100000, 64)]
     # Small squares, where the fixed cost of a call shows.
     cases += [rect_case("float64", 33, 33, 33), rect_case("float32", 50, 50, 50)]
     if hasattr(np, "vecdot"):   # NumPy 2.2+

@@ -71,6 +71,7 @@ typedef struct c_target {
     ptrdiff_t row_stride, col_stride;   /* bytes */
     int in_place;    /* accumulators can live right there (see micro) */
     int padded;      /* rows and columns extend to whole micro-tiles */
+    int upper;       /* symmetric product: only tiles reaching row <= col */
 } c_target;
 
 typedef struct blocking {
@@ -222,13 +223,20 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
     const size_t a_panel_bytes = (size_t)(mr * kb) * kern->packed_size;
     const size_t b_panel_bytes = (size_t)(nr * kb) * kern->packed_size;
     const ptrdiff_t j_end = min_pd(nb, last_panel * nr);
+    if (c->upper && ic > jc + j_end - 1) {
+        return;   /* wholly below the diagonal: mirrored afterwards */
+    }
     kern->pack_a(a->data + ic * a->row_stride + pc * a->col_stride,
                  a->row_stride, a->col_stride, mb, kb, mr, ts->a_pack);
     const char *b_panel = b_pack + (size_t)first_panel * b_panel_bytes;
     for (ptrdiff_t j0 = first_panel * nr; j0 < j_end; j0 += nr, b_panel += b_panel_bytes) {
         char *c_col = c->data + (jc + j0) * c->col_stride;
         const char *a_panel = ts->a_pack;
+        const ptrdiff_t last_col = jc + j0 + min_pd(nr, nb - j0) - 1;
         for (ptrdiff_t i0 = 0; i0 < mb; i0 += mr, a_panel += a_panel_bytes) {
+            if (c->upper && ic + i0 > last_col) {
+                break;    /* this tile and the ones below it */
+            }
             if (i0 + mr < mb) {
                 prefetch_tile(kern, c, c_col + (ic + i0 + mr) * c->row_stride,
                               min_pd(mr, mb - i0 - mr), min_pd(nr, nb - j0));
@@ -324,6 +332,39 @@ static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
     }
 }
 
+/* B is A transposed in memory (X.T @ X, a Gram matrix): C is symmetric.
+ * Real and integer types only: each element of C is then one chain of
+ * multiply-adds in the order p, and x * y rounds as y * x does, so C(j, i)
+ * has the bits of C(i, j).  (The complex kernels combine their partial
+ * sums in an order that the swap would change.) */
+static int symmetric_product(const gm_problem *p)
+{
+    const int real = p->type >= GM_INT8 && p->type <= GM_FLOAT64;
+    return real && p->m == p->n && p->m > 1 && p->a.data == p->b.data
+           && p->a.row_stride == p->b.col_stride
+           && p->a.col_stride == p->b.row_stride
+           && (p->batch == 1 || p->a.batch_stride == p->b.batch_stride);
+}
+
+/* C(i, j) = C(j, i) below the diagonal, in blocks that stay in cache. */
+static void mirror_lower(const c_target *c, ptrdiff_t m, size_t es)
+{
+    enum { BLOCK = 32 };
+    for (ptrdiff_t i0 = 0; i0 < m; i0 += BLOCK) {
+        for (ptrdiff_t j0 = 0; j0 <= i0; j0 += BLOCK) {
+            const ptrdiff_t i_end = min_pd(m, i0 + BLOCK);
+            for (ptrdiff_t i = i0; i < i_end; ++i) {
+                char *dst = c->data + i * c->row_stride;
+                const char *src = c->data + i * c->col_stride;
+                const ptrdiff_t j_end = min_pd(i, j0 + BLOCK);
+                for (ptrdiff_t j = j0; j < j_end; ++j) {
+                    memcpy(dst + j * c->col_stride, src + j * c->row_stride, es);
+                }
+            }
+        }
+    }
+}
+
 static gm_operand item_operand(const gm_operand *op, ptrdiff_t s)
 {
     gm_operand out = *op;
@@ -356,10 +397,12 @@ static int run_blocked(const gm_problem *p, const gm_kernel *kern,
             return -1;
         }
     }
+    const int symmetric = symmetric_product(p);
     for (ptrdiff_t s = first; s < last; ++s) {
         gm_operand a = item_operand(&p->a, s), b = item_operand(&p->b, s);
         gm_operand cu = item_operand(&p->c, s);
         c_target c;
+        c.upper = symmetric;
         if (wide != NULL) {
             c.data = (char *)wide;
             c.col_stride = (ptrdiff_t)kern->acc_size;
@@ -378,6 +421,9 @@ static int run_blocked(const gm_problem *p, const gm_kernel *kern,
         }
         blocked_matrix(kern, &bl, &a, &b, &c, p->m, p->n, p->k, &ws, threads,
                        fp_flags);
+        if (symmetric) {
+            mirror_lower(&c, p->m, wide != NULL ? kern->acc_size : gm_item_size(p->type));
+        }
         if (wide != NULL) {
             kern->store(wide, p->m, p->n, wide_cols, cu.data, cu.row_stride,
                         cu.col_stride);

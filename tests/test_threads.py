@@ -297,3 +297,50 @@ def test_thin_products_same_bits_for_every_thread_count(data):
         gufunc_matmul.set_num_threads(0)
     for r in results[1:]:
         assert_bitwise_equal(r, results[0])
+
+
+GRAM_SHAPES = [(300, 40), (50, 200), (2000, 13), (129, 129), (1000, 97)]
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "bBhHiIqQefd"], ids=dtype_id)
+def test_gram_matrix_has_the_bits_of_the_full_product(dtype, restore_threads):
+    """X.T @ X and X @ X.T (B is A transposed in memory) compute one
+    triangle and mirror it: the result is symmetric and has the bits of
+    the same product with B copied, on every instruction set, thread count
+    and memory order, for stacks and strided outputs too."""
+    before = gufunc_matmul._core._isa()
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            gufunc_matmul._core._select_isa(isa.strip())
+            for i, (n, d) in enumerate(GRAM_SHAPES):
+                x = make_values(dtype, (n, d), (i, 1.0, 0.0))
+                for xo in (x, np.asfortranarray(x)):
+                    for threads in (1, 2):
+                        gufunc_matmul.set_num_threads(threads)
+                        with np.errstate(all="ignore"):
+                            gram = matmul(xo.T, xo)
+                            outer = matmul(xo[:60], xo[:60].T)
+                            # a copy in the same layout takes the same path
+                            assert_bitwise_equal(gram, matmul(xo.T, xo.copy(order="K")))
+                            assert_bitwise_equal(
+                                outer, matmul(xo[:60], xo[:60].T.copy(order="K")))
+                        assert_bitwise_equal(gram, gram.T)
+                assert_matches_numpy(x.T, x)
+            stack = make_values(dtype, (3, 400, 50), (9, 1.0, 0.0))
+            out = np.zeros((3, 100, 100), dtype)[:, ::2, ::2]
+            with np.errstate(all="ignore"):
+                result = matmul(stack.transpose(0, 2, 1), stack, out=out)
+                assert_bitwise_equal(result,
+                                     matmul(stack.transpose(0, 2, 1), stack.copy(order="K")))
+    finally:
+        gufunc_matmul._core._select_isa(before)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "efd"], ids=dtype_id)
+def test_gram_matrix_with_nan_and_inf(dtype):
+    x = make_values(dtype, (500, 60), (3, 1.0, 0.01))
+    assert_matches_numpy(x.T, x)
+    with np.errstate(all="ignore"):
+        gram = matmul(x.T, x)
+    assert_array_equal(np.isnan(gram), np.isnan(gram.T))
+    assert_array_equal(gram[~np.isnan(gram)], gram.T[~np.isnan(gram)])

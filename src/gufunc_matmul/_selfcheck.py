@@ -557,6 +557,20 @@ def rect_case(dtype, m: int, k: int, n: int, seed: int = 0,
     return BenchCase(dt.name, label, make, _flops(dt, 1, m, k, n))
 
 
+def gram_case(dtype, rows: int, cols: int, seed: int = 0) -> BenchCase:
+    """X.T @ X: B is A transposed in memory, so C is symmetric (NumPy
+    hands this to BLAS syrk; we compute one triangle too).  GFLOP/s count
+    the whole product."""
+    dt = np.dtype(dtype)
+
+    def make():
+        x = _random(dt, (rows, cols), np.random.default_rng(seed))
+        return x.T, x
+
+    return BenchCase(dt.name, f"X.T @ X, X {rows}x{cols}", make,
+                     _flops(dt, 1, cols, rows, cols))
+
+
 def default_cases() -> List[BenchCase]:
     """The rows of ``python -m gufunc_matmul``."""
     return [
