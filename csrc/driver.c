@@ -77,12 +77,37 @@ typedef struct c_target {
 typedef struct blocking {
     ptrdiff_t mc, kc, nc;
     ptrdiff_t row_blocks;   /* of whole micro-tiles, sizes differ by one tile */
+    /* Own blocks (see own_block_unit): C in row_blocks x col_parts parts,
+     * each with the whole depth loop and packed panels of its own. */
+    int own;
+    ptrdiff_t col_parts;
 } blocking;
+
+/* Products of at least this many depth blocks whose step of the shared
+ * loops gives each thread fewer multiply-adds than GM_OWN_MAX_STEP_MACS
+ * (tens of microseconds) run as own blocks: (32 x 20000) @ (20000 x 32)
+ * met at a barrier 79 times for a few microseconds of work each. */
+#define GM_OWN_MIN_STEPS 4
+#define GM_OWN_MAX_STEP_MACS 2e6
 
 /* Row blocks thinner than this many micro-tiles read the packed B block
  * from L3 for too few rows: matrices of few rows are cut across their
  * columns instead (see blocked_matrix). */
 #define GM_MIN_BLOCK_TILES 4
+
+/* B is A transposed in memory (X.T @ X, a Gram matrix): C is symmetric.
+ * Real and integer types only: each element of C is then one chain of
+ * multiply-adds in the order p, and x * y rounds as y * x does, so C(j, i)
+ * has the bits of C(i, j).  (The complex kernels combine their partial
+ * sums in an order that the swap would change.) */
+static int symmetric_product(const gm_problem *p)
+{
+    const int real = p->type >= GM_INT8 && p->type <= GM_FLOAT64;
+    return real && p->m == p->n && p->m > 1 && p->a.data == p->b.data
+           && p->a.row_stride == p->b.col_stride
+           && p->a.col_stride == p->b.row_stride
+           && (p->batch == 1 || p->a.batch_stride == p->b.batch_stride);
+}
 
 /* The kernel's block sizes trimmed to the matrix.  Rows are cut into
  * blocks of nearly equal numbers of micro-tiles, a multiple of the thread
@@ -108,6 +133,33 @@ static blocking plan_blocks(const gm_kernel *kern, const gm_problem *p,
     bl.mc = ceil_div(tiles, bl.row_blocks) * kern->mr;
     bl.nc = min_pd(kern->nc, ceil_div(p->n, kern->nr) * kern->nr);
     bl.kc = min_pd(kern->kc, p->k);
+    bl.own = 0;
+    bl.col_parts = 1;
+    const double step_macs = (double)p->m * (double)p->n * (double)bl.kc / threads;
+    /* A symmetric C keeps the shared steps: its parts below the diagonal
+     * would leave threads idle, and packing twice as many panels cost
+     * X.T @ X (X 100000 x 64) a tenth more than the barriers. */
+    if (threads > 1 && ceil_div(p->k, bl.kc) >= GM_OWN_MIN_STEPS
+            && step_macs < GM_OWN_MAX_STEP_MACS && !symmetric_product(p)) {
+        /* Two parts per thread, shaped to pack the fewest panels: a part
+         * of r rows and c columns packs (r + c) kc values per depth block
+         * for its r c kc multiply-adds. */
+        const ptrdiff_t panels = ceil_div(p->n, kern->nr);
+        const ptrdiff_t want = 2 * (ptrdiff_t)threads;
+        double best = 0.0;
+        for (ptrdiff_t rows = 1; rows <= min_pd(tiles, want); ++rows) {
+            const ptrdiff_t cols = min_pd(panels, ceil_div(want, rows));
+            const double packed = (double)cols * (double)p->m + (double)rows * (double)p->n;
+            if (best == 0.0 || packed < best) {
+                best = packed;
+                bl.row_blocks = rows;
+                bl.col_parts = cols;
+            }
+        }
+        bl.own = 1;
+        bl.mc = ceil_div(tiles, bl.row_blocks) * kern->mr;
+        bl.nc = ceil_div(panels, bl.col_parts) * kern->nr;
+    }
     return bl;
 }
 
@@ -127,6 +179,7 @@ static void row_block_range(const gm_kernel *kern, const blocking *bl,
 /* Working memory of one thread: an A block and one spare C tile. */
 typedef struct thread_space {
     char *a_pack;
+    char *b_pack;   /* own blocks only */
     char *tile;
 } thread_space;
 
@@ -144,16 +197,20 @@ static int workspace_alloc(workspace *ws, const gm_kernel *kern,
     size_t b_bytes = round_up_size((size_t)(bl->kc * bl->nc) * kern->packed_size);
     size_t a_bytes = round_up_size((size_t)(bl->mc * bl->kc) * kern->packed_size);
     size_t t_bytes = round_up_size((size_t)(kern->mr * kern->nr) * kern->acc_size);
-    ws->raw = malloc(b_bytes + (size_t)threads * (a_bytes + t_bytes) + GM_ALIGN);
+    /* own blocks: a B panel per thread rather than one shared */
+    const size_t shared_b = bl->own ? 0 : b_bytes, own_b = bl->own ? b_bytes : 0;
+    ws->raw = malloc(shared_b + (size_t)threads * (a_bytes + own_b + t_bytes) + GM_ALIGN);
     if (ws->raw == NULL) {
         return -1;
     }
     uintptr_t base = ((uintptr_t)ws->raw + GM_ALIGN - 1) & ~(uintptr_t)(GM_ALIGN - 1);
     char *cursor = (char *)base;
     ws->b_pack = cursor;
-    cursor += b_bytes;
+    cursor += shared_b;
     for (int t = 0; t < threads; ++t) {
         ws->threads[t].a_pack = cursor;
+        ws->threads[t].b_pack = bl->own ? cursor + a_bytes : NULL;
+        cursor += own_b;
         ws->threads[t].tile = cursor + a_bytes;
         /* Edge tiles load only their live part into the spare tile, and
          * the kernel adds to all of it: whatever malloc left in the rest
@@ -302,6 +359,45 @@ static void blocked_step_unit(void *ctx, ptrdiff_t unit, int slot)
                       st->panels * (chunk + 1) / chunks);
 }
 
+/* Own blocks: deep products of a small C, where the shared steps above
+ * would meet at a barrier every kc for a few microseconds of work.  Each
+ * unit owns a part of C and runs the whole depth loop for it, packing its
+ * own rows of A and columns of B: no barrier until the end.  The depth
+ * blocks are the same, so each element sums in the same order and the
+ * bits are those of the shared steps. */
+typedef struct own_job {
+    const gm_kernel *kern;
+    const blocking *bl;
+    const gm_operand *a, *b;
+    const c_target *c;
+    workspace *ws;
+    ptrdiff_t m, n, k;
+} own_job;
+
+static void own_block_unit(void *ctx, ptrdiff_t unit, int slot)
+{
+    const own_job *oj = (const own_job *)ctx;
+    const gm_kernel *kern = oj->kern;
+    const ptrdiff_t parts = oj->bl->col_parts, part = unit % parts;
+    const ptrdiff_t panels = ceil_div(oj->n, kern->nr);
+    const ptrdiff_t j0 = panels * part / parts * kern->nr;
+    const ptrdiff_t nb = min_pd(oj->n, panels * (part + 1) / parts * kern->nr) - j0;
+    ptrdiff_t first, last;
+    row_block_range(kern, oj->bl, oj->m, unit / parts, &first, &last);
+    if (nb <= 0 || last <= first) {
+        return;
+    }
+    const thread_space *ts = &oj->ws->threads[slot];
+    for (ptrdiff_t pc = 0; pc < oj->k; pc += oj->bl->kc) {
+        const ptrdiff_t kb = min_pd(oj->bl->kc, oj->k - pc);
+        kern->pack_b(oj->b->data + pc * oj->b->row_stride + j0 * oj->b->col_stride,
+                     oj->b->col_stride, oj->b->row_stride, nb, kb, kern->nr,
+                     ts->b_pack);
+        compute_row_block(kern, oj->a, oj->c, ts, ts->b_pack, first, last - first,
+                          pc, kb, j0, nb, 0, ceil_div(nb, kern->nr));
+    }
+}
+
 /* C = A @ B for one matrix, on up to `threads` threads sharing `ws`. */
 static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
                            const gm_operand *a, const gm_operand *b,
@@ -310,6 +406,15 @@ static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
                            atomic_int *fp_flags)
 {
     const ptrdiff_t row_blocks = bl->row_blocks;
+    if (bl->own) {
+        own_job oj = {
+            .kern = kern, .bl = bl, .a = a, .b = b, .c = c, .ws = ws,
+            .m = m, .n = n, .k = k,
+        };
+        add_flags(fp_flags, gm_parallel_for(threads, row_blocks * bl->col_parts,
+                                            own_block_unit, &oj));
+        return;
+    }
     for (ptrdiff_t jc = 0; jc < n; jc += bl->nc) {
         const ptrdiff_t nb = min_pd(bl->nc, n - jc);
         for (ptrdiff_t pc = 0; pc < k; pc += bl->kc) {
@@ -330,20 +435,6 @@ static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
                                                 blocked_step_unit, &st));
         }
     }
-}
-
-/* B is A transposed in memory (X.T @ X, a Gram matrix): C is symmetric.
- * Real and integer types only: each element of C is then one chain of
- * multiply-adds in the order p, and x * y rounds as y * x does, so C(j, i)
- * has the bits of C(i, j).  (The complex kernels combine their partial
- * sums in an order that the swap would change.) */
-static int symmetric_product(const gm_problem *p)
-{
-    const int real = p->type >= GM_INT8 && p->type <= GM_FLOAT64;
-    return real && p->m == p->n && p->m > 1 && p->a.data == p->b.data
-           && p->a.row_stride == p->b.col_stride
-           && p->a.col_stride == p->b.row_stride
-           && (p->batch == 1 || p->a.batch_stride == p->b.batch_stride);
 }
 
 /* C(i, j) = C(j, i) below the diagonal, in blocks that stay in cache. */
