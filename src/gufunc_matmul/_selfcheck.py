@@ -560,7 +560,8 @@ def rect_case(dtype, m: int, k: int, n: int, seed: int = 0,
 def gram_case(dtype, rows: int, cols: int, seed: int = 0) -> BenchCase:
     """X.T @ X: B is A transposed in memory, so C is symmetric (NumPy
     hands this to BLAS syrk; we compute one triangle too).  GFLOP/s count
-    the whole product."""
+    the multiply-adds of that triangle and its diagonal, the work both
+    libraries do."""
     dt = np.dtype(dtype)
 
     def make():
@@ -568,7 +569,7 @@ def gram_case(dtype, rows: int, cols: int, seed: int = 0) -> BenchCase:
         return x.T, x
 
     return BenchCase(dt.name, f"X.T @ X, X {rows}x{cols}", make,
-                     _flops(dt, 1, cols, rows, cols))
+                     _flops(dt, 1, cols, rows, cols) * (cols + 1) / (2 * cols))
 
 
 def default_cases() -> List[BenchCase]:
