@@ -309,37 +309,45 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
     }
 }
 
+/* One matrix of the blocked path, and the memory it works in. */
+typedef struct blocked_job {
+    const gm_kernel *kern;
+    const blocking *bl;
+    const gm_operand *a, *b;
+    const c_target *c;
+    workspace *ws;
+    ptrdiff_t m, n, k;
+} blocked_job;
+
 /* One (column panel, depth block) step of a matrix shared by threads:
  * units [0, panels) pack the B micro-panels, the rest compute a row block
  * over a range of the panels once every panel is packed.  Matrices of few
  * rows are also cut across their columns, so that every thread has work:
  * 12 rows on two threads ran on one. */
 typedef struct blocked_step {
-    const gm_kernel *kern;
-    const blocking *bl;
-    const gm_operand *a, *b;
-    const c_target *c;
-    workspace *ws;
-    ptrdiff_t m, jc, nb, pc, kb, panels;
+    const blocked_job *job;
+    ptrdiff_t jc, nb, pc, kb, panels;
     ptrdiff_t col_chunks;   /* ranges of panels per row block */
     atomic_ptrdiff_t packed;
 } blocked_step;
 
 static void pack_b_panel(const blocked_step *st, ptrdiff_t q)
 {
-    const gm_kernel *kern = st->kern;
+    const blocked_job *job = st->job;
+    const gm_kernel *kern = job->kern;
     const ptrdiff_t j0 = q * kern->nr;
     const size_t panel_bytes = (size_t)(kern->nr * st->kb) * kern->packed_size;
-    kern->pack_b(st->b->data + st->pc * st->b->row_stride
-                 + (st->jc + j0) * st->b->col_stride,
-                 st->b->col_stride, st->b->row_stride,
+    kern->pack_b(job->b->data + st->pc * job->b->row_stride
+                 + (st->jc + j0) * job->b->col_stride,
+                 job->b->col_stride, job->b->row_stride,
                  min_pd(kern->nr, st->nb - j0), st->kb, kern->nr,
-                 st->ws->b_pack + (size_t)q * panel_bytes);
+                 job->ws->b_pack + (size_t)q * panel_bytes);
 }
 
 static void blocked_step_unit(void *ctx, ptrdiff_t unit, int slot)
 {
     blocked_step *st = (blocked_step *)ctx;
+    const blocked_job *job = st->job;
     if (unit < st->panels) {
         pack_b_panel(st, unit);
         atomic_fetch_add_explicit(&st->packed, 1, memory_order_release);
@@ -351,9 +359,9 @@ static void blocked_step_unit(void *ctx, ptrdiff_t unit, int slot)
     const ptrdiff_t work = unit - st->panels, chunks = st->col_chunks;
     const ptrdiff_t chunk = work % chunks;
     ptrdiff_t first, last;
-    row_block_range(st->kern, st->bl, st->m, work / chunks, &first, &last);
-    compute_row_block(st->kern, st->a, st->c, &st->ws->threads[slot],
-                      st->ws->b_pack, first, last - first,
+    row_block_range(job->kern, job->bl, job->m, work / chunks, &first, &last);
+    compute_row_block(job->kern, job->a, job->c, &job->ws->threads[slot],
+                      job->ws->b_pack, first, last - first,
                       st->pc, st->kb, st->jc, st->nb,
                       st->panels * chunk / chunks,
                       st->panels * (chunk + 1) / chunks);
@@ -365,35 +373,26 @@ static void blocked_step_unit(void *ctx, ptrdiff_t unit, int slot)
  * own rows of A and columns of B: no barrier until the end.  The depth
  * blocks are the same, so each element sums in the same order and the
  * bits are those of the shared steps. */
-typedef struct own_job {
-    const gm_kernel *kern;
-    const blocking *bl;
-    const gm_operand *a, *b;
-    const c_target *c;
-    workspace *ws;
-    ptrdiff_t m, n, k;
-} own_job;
-
 static void own_block_unit(void *ctx, ptrdiff_t unit, int slot)
 {
-    const own_job *oj = (const own_job *)ctx;
-    const gm_kernel *kern = oj->kern;
-    const ptrdiff_t parts = oj->bl->col_parts, part = unit % parts;
-    const ptrdiff_t panels = ceil_div(oj->n, kern->nr);
+    const blocked_job *job = (const blocked_job *)ctx;
+    const gm_kernel *kern = job->kern;
+    const ptrdiff_t parts = job->bl->col_parts, part = unit % parts;
+    const ptrdiff_t panels = ceil_div(job->n, kern->nr);
     const ptrdiff_t j0 = panels * part / parts * kern->nr;
-    const ptrdiff_t nb = min_pd(oj->n, panels * (part + 1) / parts * kern->nr) - j0;
+    const ptrdiff_t nb = min_pd(job->n, panels * (part + 1) / parts * kern->nr) - j0;
     ptrdiff_t first, last;
-    row_block_range(kern, oj->bl, oj->m, unit / parts, &first, &last);
+    row_block_range(kern, job->bl, job->m, unit / parts, &first, &last);
     if (nb <= 0 || last <= first) {
         return;
     }
-    const thread_space *ts = &oj->ws->threads[slot];
-    for (ptrdiff_t pc = 0; pc < oj->k; pc += oj->bl->kc) {
-        const ptrdiff_t kb = min_pd(oj->bl->kc, oj->k - pc);
-        kern->pack_b(oj->b->data + pc * oj->b->row_stride + j0 * oj->b->col_stride,
-                     oj->b->col_stride, oj->b->row_stride, nb, kb, kern->nr,
+    const thread_space *ts = &job->ws->threads[slot];
+    for (ptrdiff_t pc = 0; pc < job->k; pc += job->bl->kc) {
+        const ptrdiff_t kb = min_pd(job->bl->kc, job->k - pc);
+        kern->pack_b(job->b->data + pc * job->b->row_stride + j0 * job->b->col_stride,
+                     job->b->col_stride, job->b->row_stride, nb, kb, kern->nr,
                      ts->b_pack);
-        compute_row_block(kern, oj->a, oj->c, ts, ts->b_pack, first, last - first,
+        compute_row_block(kern, job->a, job->c, ts, ts->b_pack, first, last - first,
                           pc, kb, j0, nb, 0, ceil_div(nb, kern->nr));
     }
 }
@@ -405,22 +404,21 @@ static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
                            ptrdiff_t k, workspace *ws, int threads,
                            atomic_int *fp_flags)
 {
+    const blocked_job job = {
+        .kern = kern, .bl = bl, .a = a, .b = b, .c = c, .ws = ws,
+        .m = m, .n = n, .k = k,
+    };
     const ptrdiff_t row_blocks = bl->row_blocks;
     if (bl->own) {
-        own_job oj = {
-            .kern = kern, .bl = bl, .a = a, .b = b, .c = c, .ws = ws,
-            .m = m, .n = n, .k = k,
-        };
         add_flags(fp_flags, gm_parallel_for(threads, row_blocks * bl->col_parts,
-                                            own_block_unit, &oj));
+                                            own_block_unit, (void *)&job));
         return;
     }
     for (ptrdiff_t jc = 0; jc < n; jc += bl->nc) {
         const ptrdiff_t nb = min_pd(bl->nc, n - jc);
         for (ptrdiff_t pc = 0; pc < k; pc += bl->kc) {
             blocked_step st = {
-                .kern = kern, .bl = bl, .a = a, .b = b, .c = c, .ws = ws,
-                .m = m, .jc = jc, .nb = nb, .pc = pc,
+                .job = &job, .jc = jc, .nb = nb, .pc = pc,
                 .kb = min_pd(bl->kc, k - pc),
                 .panels = ceil_div(nb, kern->nr),
                 .col_chunks = 1,
