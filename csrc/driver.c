@@ -205,7 +205,7 @@ static int workspace_alloc(workspace *ws, const gm_kernel *kern,
     }
     uintptr_t base = ((uintptr_t)ws->raw + GM_ALIGN - 1) & ~(uintptr_t)(GM_ALIGN - 1);
     char *cursor = (char *)base;
-    ws->b_pack = cursor;
+    ws->b_pack = bl->own ? NULL : cursor;
     cursor += shared_b;
     for (int t = 0; t < threads; ++t) {
         ws->threads[t].a_pack = cursor;
@@ -331,17 +331,23 @@ typedef struct blocked_step {
     atomic_ptrdiff_t packed;
 } blocked_step;
 
+/* Columns [j0, j0 + cols) of B at depths [pc, pc + kb), packed into
+ * nr-wide micro-panels at dst. */
+static void pack_b_columns(const blocked_job *job, ptrdiff_t pc, ptrdiff_t kb,
+                           ptrdiff_t j0, ptrdiff_t cols, char *dst)
+{
+    const gm_operand *b = job->b;
+    job->kern->pack_b(b->data + pc * b->row_stride + j0 * b->col_stride,
+                      b->col_stride, b->row_stride, cols, kb, job->kern->nr, dst);
+}
+
 static void pack_b_panel(const blocked_step *st, ptrdiff_t q)
 {
-    const blocked_job *job = st->job;
-    const gm_kernel *kern = job->kern;
+    const gm_kernel *kern = st->job->kern;
     const ptrdiff_t j0 = q * kern->nr;
     const size_t panel_bytes = (size_t)(kern->nr * st->kb) * kern->packed_size;
-    kern->pack_b(job->b->data + st->pc * job->b->row_stride
-                 + (st->jc + j0) * job->b->col_stride,
-                 job->b->col_stride, job->b->row_stride,
-                 min_pd(kern->nr, st->nb - j0), st->kb, kern->nr,
-                 job->ws->b_pack + (size_t)q * panel_bytes);
+    pack_b_columns(st->job, st->pc, st->kb, st->jc + j0, min_pd(kern->nr, st->nb - j0),
+                   st->job->ws->b_pack + (size_t)q * panel_bytes);
 }
 
 static void blocked_step_unit(void *ctx, ptrdiff_t unit, int slot)
@@ -389,9 +395,7 @@ static void own_block_unit(void *ctx, ptrdiff_t unit, int slot)
     const thread_space *ts = &job->ws->threads[slot];
     for (ptrdiff_t pc = 0; pc < job->k; pc += job->bl->kc) {
         const ptrdiff_t kb = min_pd(job->bl->kc, job->k - pc);
-        kern->pack_b(job->b->data + pc * job->b->row_stride + j0 * job->b->col_stride,
-                     job->b->col_stride, job->b->row_stride, nb, kb, kern->nr,
-                     ts->b_pack);
+        pack_b_columns(job, pc, kb, j0, nb, ts->b_pack);
         compute_row_block(kern, job->a, job->c, ts, ts->b_pack, first, last - first,
                           pc, kb, j0, nb, 0, ceil_div(nb, kern->nr));
     }

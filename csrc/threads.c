@@ -184,11 +184,11 @@ static int pool_held_up(void)
  * waiting for the pool to leave the job. */
 static void note_job(long long start, long long done, long long end)
 {
+    if (start == 0 || end == 0) {
+        return;   /* no clock */
+    }
     const long long waited = (end - done) + waited_in_units_ns;
     const long long worked = (done - start) - waited_in_units_ns;
-    if (start == 0 || end == 0) {
-        return;
-    }
     if (waited > GM_HELD_UP_NS && waited > 2 * worked) {
         long long backoff = atomic_load(&backoff_ns) * 2;
         if (backoff < GM_BACKOFF_MIN_NS) {
