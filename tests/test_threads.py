@@ -240,6 +240,30 @@ def test_column_slices_give_the_same_bits(dtype, m, k):
         assert_bitwise_equal(halves, whole)
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdil"], ids=dtype_id)
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+@pytest.mark.parametrize("k, n", [(37, 9001), (700, 3001)], ids=["shallow", "over-8-MiB"])
+def test_few_rows_of_a_wide_b_in_column_blocks(dtype, m, k, n, restore_threads):
+    """Few rows of C stream B in blocks of columns whose width depends on
+    the number of rows (and, threaded, on a thread's share of columns);
+    over 8 MiB of B the next rows are fetched ahead.  Each element must be
+    the same one sum whatever the blocks: the rows one at a time, the
+    columns cut anywhere, any thread count."""
+    a = make_values(dtype, (m, k), (13, 1.0, 0.0))
+    b = make_values(dtype, (k, n), (14, 1.0, 0.0))
+    gufunc_matmul.set_num_threads(1)
+    whole = ours(a, b)
+    assert_matches_numpy(a, b)
+    rows = np.concatenate([ours(a[i:i + 1], b) for i in range(m)])
+    assert_bitwise_equal(rows, whole)
+    for cut in (5, 1000, n - 3):
+        halves = np.concatenate([ours(a, b[:, :cut]), ours(a, b[:, cut:])], axis=1)
+        assert_bitwise_equal(halves, whole)
+    for count in THREAD_COUNTS[1:]:
+        gufunc_matmul.set_num_threads(count)
+        assert_bitwise_equal(ours(a, b), whole)
+
+
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
 def test_same_bits_for_every_thread_count_fortran_b(dtype, restore_threads):
     """Few rows times B in Fortran order: dot products per element, the
