@@ -797,6 +797,7 @@ static void compute(const gm_problem *problem, int conjugate,
     const int rows_layout = problem->b.col_stride == item && problem->c.col_stride == item;
     const int axpy_rows = problem->m <= GM_DOTS_SHALLOW_ROWS || rows_layout;
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1)
+                         || (rows_layout && problem->m <= kern->direct_rows_max_rows)
                          || (problem->m <= kern->direct_shallow_rows
                              && problem->k <= kern->direct_shallow_depth
                              && (kern->direct_shallow_bytes == 0

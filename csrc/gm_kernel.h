@@ -89,6 +89,11 @@ typedef struct gm_kernel {
      * columns, where the direct path keeps rows of C in registers and
      * keeps up with the blocked path on larger products. */
     double direct_rows_max_flops;
+    /* Optional: for such products, at most this many rows take the
+     * direct path whatever the depth and width: its loops read B in
+     * blocks of depth from L2 (packing a deep or wide B for few rows
+     * costs more than the rows' reads). */
+    int direct_rows_max_rows;
     int direct_max_rows;
     int direct_shallow_rows, direct_shallow_depth;
     double direct_shallow_bytes;

@@ -264,6 +264,29 @@ def test_few_rows_of_a_wide_b_in_column_blocks(dtype, m, k, n, restore_threads):
         assert_bitwise_equal(ours(a, b), whole)
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+@pytest.mark.parametrize("m", [5, 8, 13, 33, 48, 64])
+@pytest.mark.parametrize("k, n", [(3000, 40), (2500, 100), (700, 19)])
+def test_deep_products_of_few_rows_in_depth_blocks(dtype, m, k, n, restore_threads):
+    """Few rows of C across a B with contiguous columns go direct at any
+    depth, in blocks of depth with the partial sums kept in C; many rows
+    go through packed blocks, one row through the streaming form.  Each
+    is one chain of multiply-adds per element in the order p, so every
+    way gives the same bits, for every thread count."""
+    a = make_values(dtype, (m, k), (15, 1.0, 0.0))
+    b = make_values(dtype, (k, n), (16, 1.0, 0.0))
+    assert_matches_numpy(a, b)
+    gufunc_matmul.set_num_threads(1)
+    whole = ours(a, b)
+    rows = np.concatenate([ours(a[i:i + 1], b) for i in range(m)])
+    assert_bitwise_equal(rows, whole)
+    many = ours(np.concatenate([a] * (200 // m + 1)), b)[:m]
+    assert_bitwise_equal(many, whole)
+    for count in THREAD_COUNTS[1:]:
+        gufunc_matmul.set_num_threads(count)
+        assert_bitwise_equal(ours(a, b), whole)
+
+
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
 def test_same_bits_for_every_thread_count_fortran_b(dtype, restore_threads):
     """Few rows times B in Fortran order: dot products per element, the
