@@ -779,6 +779,25 @@ static int is_complex(gm_type type)
     return type >= GM_COMPLEX64 && type <= GM_CLONGDOUBLE;
 }
 
+/* Whether a product whose B and C have contiguous columns has few enough
+ * rows for the direct loops at any depth (see direct_rows_max_rows).  Up
+ * to twice as many when B has at most 4 panels of columns, whose last is
+ * mostly padding on the packed path and which leave threads short of work
+ * there (float32 (128 x 1000) @ (1000 x 65) ran 1.9 times faster), unless
+ * B is too large to stay in L3 while every thread reads it (1.3 times
+ * slower at (128 x 100000) @ (100000 x 128)). */
+#define GM_DIRECT_SHARED_B_BYTES (8.0 * 1024.0 * 1024.0)
+
+static int direct_rows_fit(const gm_kernel *kern, const gm_problem *p,
+                           ptrdiff_t item)
+{
+    const ptrdiff_t rows = kern->direct_rows_max_rows;
+    const double b_bytes = (double)p->k * (double)p->n * (double)item;
+    return p->m <= rows
+           || (p->m <= 2 * rows && p->n <= 4 * kern->nr
+               && b_bytes <= GM_DIRECT_SHARED_B_BYTES);
+}
+
 /* Computes the product (of conj(A) when `conjugate`) on the chosen path and
  * threads.  Floating-point flags raised on other threads are added to
  * *fp_flags. */
@@ -797,7 +816,7 @@ static void compute(const gm_problem *problem, int conjugate,
     const int rows_layout = problem->b.col_stride == item && problem->c.col_stride == item;
     const int axpy_rows = problem->m <= GM_DOTS_SHALLOW_ROWS || rows_layout;
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1)
-                         || (rows_layout && problem->m <= kern->direct_rows_max_rows)
+                         || (rows_layout && direct_rows_fit(kern, problem, item))
                          || (problem->m <= kern->direct_shallow_rows
                              && problem->k <= kern->direct_shallow_depth
                              && (kern->direct_shallow_bytes == 0

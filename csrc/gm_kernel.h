@@ -90,9 +90,10 @@ typedef struct gm_kernel {
      * keeps up with the blocked path on larger products. */
     double direct_rows_max_flops;
     /* Optional: for such products, at most this many rows take the
-     * direct path whatever the depth and width: its loops read B in
-     * blocks of depth from L2 (packing a deep or wide B for few rows
-     * costs more than the rows' reads). */
+     * direct path whatever the depth and width (twice as many for a B of
+     * few columns, see direct_rows_fit): its loops read B in blocks of
+     * depth from L2, and packing a deep or wide B for few rows costs more
+     * than the rows' reads. */
     int direct_rows_max_rows;
     int direct_max_rows;
     int direct_shallow_rows, direct_shallow_depth;

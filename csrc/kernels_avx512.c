@@ -468,7 +468,7 @@ static const gm_kernel avx512_f64 = {
     .direct = direct_f64,
     .direct_max_flops = 24.0 * 24.0 * 24.0,
     .direct_rows_max_flops = 160.0 * 160.0 * 160.0,
-    .direct_rows_max_rows = 48,
+    .direct_rows_max_rows = 40,
     .direct_max_rows = 4,
     .direct_shallow_rows = 32, .direct_shallow_depth = 2048,
     .direct_max_cols = 12,

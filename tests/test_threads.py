@@ -265,7 +265,7 @@ def test_few_rows_of_a_wide_b_in_column_blocks(dtype, m, k, n, restore_threads):
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
-@pytest.mark.parametrize("m", [5, 8, 13, 33, 48, 64])
+@pytest.mark.parametrize("m", [5, 8, 13, 33, 48, 64, 100])
 @pytest.mark.parametrize("k, n", [(3000, 40), (2500, 100), (700, 19)])
 def test_deep_products_of_few_rows_in_depth_blocks(dtype, m, k, n, restore_threads):
     """Few rows of C across a B with contiguous columns go direct at any
