@@ -258,6 +258,13 @@ GM_INLINE __m256i mask_ps(ptrdiff_t live)
  * @ (4000 x 500) took 1.1 times as long.) */
 #define GM_DIRECT_DEPTH 512
 
+/* Over this many bytes of B, the first group of rows of each strip
+ * fetches the same rows of the next strip ahead: from memory, a strip
+ * read down the rows is a line per row, which the prefetchers follow
+ * too slowly (float32 (5 x 20000) @ (20000 x 3000): 1.17 times faster
+ * so). */
+#define GM_DIRECT_FETCH_BYTES (4.0 * 1024.0 * 1024.0)
+
 /* The streaming forms of the direct path (gm_stream.h): column blocks
  * of this many bytes of C, up to this many rows at a time. */
 #define GM_AXPY_BLOCK_BYTES 8192
@@ -338,7 +345,8 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                                 const char *b, ptrdiff_t brs, char *c,
                                 ptrdiff_t crs, ptrdiff_t k,
                                 const __m256i *mask, const int rows,
-                                const int nv, const int whole, const int more)
+                                const int nv, const int whole, const int more,
+                                const int fetch)
 {
     __m256d acc[8][4];
     for (int r = 0; r < rows; ++r) {
@@ -351,6 +359,9 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
     }
     for (ptrdiff_t p = 0; p < k; ++p) {
         const double *bp = (const double *)(b + p * brs);
+        if (fetch) {
+            __builtin_prefetch((const char *)bp + 64);
+        }
         __m256d y[4];
         for (int v = 0; v < nv; ++v) {
             y[v] = whole ? _mm256_loadu_pd(bp + 4 * v)
@@ -376,54 +387,67 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
     }
 }
 
-/* Rows [i, i + R) of C, then the next R, while R rows are left: one
- * BLOCK call each (the locals of GM_DEFINE_DIRECT_ROWS below). */
-#define GM_ROWS_RUN(BLOCK, R)                                                \
-    for (; i + (R) <= m; i += (R)) {                                         \
-        BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k, mask, (R), \
-              nv, whole, more);                                              \
-    }
+/* Rows [i, i + R) of C: one BLOCK call (the locals of
+ * GM_DEFINE_DIRECT_ROWS below); only for R the block's registers hold. */
+#define GM_ROWS_CASE(BLOCK, R, FITS)                                        \
+    case (R):                                                                \
+        if (FITS) {                                                          \
+            BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k, mask,  \
+                  (R), nv, whole, more, fetch && g == 0);                    \
+        }                                                                    \
+        break;
 
-/* Rows of C across up to 16 columns: a few rows at a time (8 with one
- * vector per row, 6 with 2, else 2; then 4 and 1), so that the loads of B
- * serve several rows and enough chains of multiply-adds are in flight
- * (each element still one chain, p = 0 .. k-1): 4 chains of one vector
- * left the multiply-add units half idle. */
+/* Rows of C across up to 16 columns, in groups of rows of about equal
+ * size (at most 8 with one vector per row, 6 with 2, else 2), so that the
+ * loads of B serve several rows and enough chains of multiply-adds are in
+ * flight (each element still one chain, p = 0 .. k-1).  A lone row left
+ * over ran its 2 chains at a quarter of the units' speed and read B once
+ * more: float32 (8 x 20000) @ (20000 x 500) as 6 + 1 + 1 rows took 1.5
+ * times as long as 4 + 4. */
 #define GM_DEFINE_DIRECT_ROWS(NAME, BLOCK)                                   \
     GM_INLINE void NAME(const char *a, ptrdiff_t ars, ptrdiff_t acs,         \
                         const char *b, ptrdiff_t brs, char *c, ptrdiff_t crs, \
                         ptrdiff_t m, ptrdiff_t k, const __m256i *mask,       \
-                        const int nv, const int whole, const int more)       \
+                        const int nv, const int whole, const int more,       \
+                        const int fetch)                                     \
     {                                                                        \
+        const int most = nv == 1 ? 8 : nv == 2 ? 6 : 2;                     \
+        const ptrdiff_t groups = (m + most - 1) / most;                      \
         ptrdiff_t i = 0;                                                     \
-        if (nv == 1) {                                                       \
-            GM_ROWS_RUN(BLOCK, 8)                                            \
+        for (ptrdiff_t g = 0; g < groups; ++g) {                             \
+            const ptrdiff_t rows = m / groups + (g < m % groups);            \
+            switch (rows) {                                                  \
+            GM_ROWS_CASE(BLOCK, 1, 1)                                       \
+            GM_ROWS_CASE(BLOCK, 2, 1)                                       \
+            GM_ROWS_CASE(BLOCK, 3, nv <= 2)                                 \
+            GM_ROWS_CASE(BLOCK, 4, nv <= 2)                                 \
+            GM_ROWS_CASE(BLOCK, 5, nv <= 2)                                 \
+            GM_ROWS_CASE(BLOCK, 6, nv <= 2)                                 \
+            GM_ROWS_CASE(BLOCK, 7, nv == 1)                                 \
+            GM_ROWS_CASE(BLOCK, 8, nv == 1)                                 \
+            default: break;                                                  \
+            }                                                                \
+            i += rows;                                                       \
         }                                                                    \
-        if (nv == 2) {                                                       \
-            GM_ROWS_RUN(BLOCK, 6)                                            \
-        }                                                                    \
-        if (nv <= 2) {                                                       \
-            GM_ROWS_RUN(BLOCK, 4)                                            \
-        }                                                                    \
-        else {                                                               \
-            GM_ROWS_RUN(BLOCK, 2)                                            \
-        }                                                                    \
-        GM_ROWS_RUN(BLOCK, 1)                                                \
     }
 GM_DEFINE_DIRECT_ROWS(direct_f64_rows, direct_f64_block)
 
 GM_DEFINE_PLAIN_LOOP(direct_f64_scalar, double, get_f64, put_f64, GM_MADD_SUM)
 
-/* Every strip of 16 columns of C over one block of depth (C holding the
- * sums of the blocks before when `more`).  Whole vectors need no masks,
+/* Every strip of columns of C over one block of depth (C holding the
+ * sums of the blocks before when `more`): 8 columns, in groups of up to 6
+ * rows, or for fewer than 3 rows 16 columns, so that enough chains are in
+ * flight.  (16 columns in groups of 2 rows read 16 bytes of B per
+ * multiply-add; 8 in groups of 6, 5.)  Whole vectors need no masks,
  * which are slow to store on some processors. */
 static void direct_f64_strips(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                               const char *b, ptrdiff_t brs, char *c,
                               ptrdiff_t crs, ptrdiff_t m, ptrdiff_t n,
-                              ptrdiff_t k, const int more)
+                              ptrdiff_t k, const int more, const int fetch)
 {
-    for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
-        const ptrdiff_t cols = min_pd(16, n - j0);
+    const ptrdiff_t width = m >= 3 ? 8 : 16;
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += width) {
+        const ptrdiff_t cols = min_pd(width, n - j0);
         const int nv = (int)((cols + 3) / 4), whole = cols % 4 == 0;
         __m256i mask[4];
         for (int v = 0; v < 4; ++v) {
@@ -431,12 +455,15 @@ static void direct_f64_strips(const char *a, ptrdiff_t ars, ptrdiff_t acs,
         }
         const char *bj = b + j0 * 8;
         char *cj = c + j0 * 8;
+        const int ahead = fetch && j0 + width < n;
 #define GM_F64_ROWS(NV)                                                      \
     if (whole) {                                                             \
-        direct_f64_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, NV, 1, more); \
+        direct_f64_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, NV, 1, more, \
+                        ahead);                                              \
     }                                                                        \
     else {                                                                   \
-        direct_f64_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, NV, 0, more); \
+        direct_f64_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, NV, 0, more, \
+                        ahead);                                              \
     }
         switch (nv) {
         case 1: GM_F64_ROWS(1) break;
@@ -451,11 +478,12 @@ static void direct_f64_strips(const char *a, ptrdiff_t ars, ptrdiff_t acs,
 typedef void (*direct_strips_fn)(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                                  const char *b, ptrdiff_t brs, char *c,
                                  ptrdiff_t crs, ptrdiff_t m, ptrdiff_t n,
-                                 ptrdiff_t k, int more);
+                                 ptrdiff_t k, int more, int fetch);
 
 /* Matrices [first, last), each in blocks of GM_DIRECT_DEPTH steps. */
 static void direct_in_depth_blocks(const gm_problem *pr, ptrdiff_t first,
-                                   ptrdiff_t last, direct_strips_fn strips)
+                                   ptrdiff_t last, direct_strips_fn strips,
+                                   const int fetch)
 {
     for (ptrdiff_t s = first; s < last; ++s) {
         ptrdiff_t p0 = 0;
@@ -465,7 +493,7 @@ static void direct_in_depth_blocks(const gm_problem *pr, ptrdiff_t first,
                    pr->a.row_stride, pr->a.col_stride,
                    pr->b.data + s * pr->b.batch_stride + p0 * pr->b.row_stride,
                    pr->b.row_stride, pr->c.data + s * pr->c.batch_stride,
-                   pr->c.row_stride, pr->m, pr->n, depth, p0 > 0);
+                   pr->c.row_stride, pr->m, pr->n, depth, p0 > 0, fetch);
             p0 += depth;
         } while (p0 < pr->k);
     }
@@ -487,7 +515,8 @@ static void direct_f64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
         direct_f64_scalar(pr, first, last);
         return;
     }
-    direct_in_depth_blocks(pr, first, last, direct_f64_strips);
+    direct_in_depth_blocks(pr, first, last, direct_f64_strips,
+                           (double)pr->k * (double)n * 8.0 > GM_DIRECT_FETCH_BYTES);
 }
 
 static const gm_kernel avx2_f64 = {
@@ -502,6 +531,7 @@ static const gm_kernel avx2_f64 = {
     .direct = direct_f64,
     .direct_max_flops = 16.0 * 16.0 * 16.0,
     .direct_rows_max_flops = 32.0 * 32.0 * 32.0,
+    .direct_rows_max_rows = 64,
     .direct_max_rows = 4,
     .direct_shallow_rows = 8, .direct_shallow_depth = 4096,
     .direct_max_cols = 12,
@@ -532,7 +562,8 @@ GM_INLINE void direct_f32_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                                 const char *b, ptrdiff_t brs, char *c,
                                 ptrdiff_t crs, ptrdiff_t k,
                                 const __m256i *mask, const int rows,
-                                const int nv, const int whole, const int more)
+                                const int nv, const int whole, const int more,
+                                const int fetch)
 {
     __m256 acc[8][2];
     for (int r = 0; r < rows; ++r) {
@@ -545,6 +576,9 @@ GM_INLINE void direct_f32_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
     }
     for (ptrdiff_t p = 0; p < k; ++p) {
         const float *bp = (const float *)(b + p * brs);
+        if (fetch) {
+            __builtin_prefetch((const char *)bp + 64);
+        }
         __m256 y[2];
         for (int v = 0; v < nv; ++v) {
             y[v] = whole ? _mm256_loadu_ps(bp + 8 * v)
@@ -578,22 +612,25 @@ GM_DEFINE_PLAIN_LOOP(direct_f32_scalar, float, get_f32, put_f32, GM_MADD_SUM)
 static void direct_f32_strips(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                               const char *b, ptrdiff_t brs, char *c,
                               ptrdiff_t crs, ptrdiff_t m, ptrdiff_t n,
-                              ptrdiff_t k, const int more)
+                              ptrdiff_t k, const int more, const int fetch)
 {
     for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
         const ptrdiff_t cols = min_pd(16, n - j0);
         __m256i mask[2] = {mask_ps(cols), mask_ps(cols - 8)};
         const char *bj = b + j0 * 4;
         char *cj = c + j0 * 4;
+        const int ahead = fetch && j0 + 16 < n;
         if (cols == 8 || cols == 16) {
             direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask,
-                            (int)cols / 8, 1, more);
+                            (int)cols / 8, 1, more, ahead);
         }
         else if (cols < 8) {
-            direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, 1, 0, more);
+            direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, 1, 0, more,
+                            ahead);
         }
         else {
-            direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, 2, 0, more);
+            direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, 2, 0, more,
+                            ahead);
         }
     }
 }
@@ -612,7 +649,8 @@ static void direct_f32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
         direct_f32_scalar(pr, first, last);
         return;
     }
-    direct_in_depth_blocks(pr, first, last, direct_f32_strips);
+    direct_in_depth_blocks(pr, first, last, direct_f32_strips,
+                           (double)pr->k * (double)n * 4.0 > GM_DIRECT_FETCH_BYTES);
 }
 
 static const gm_kernel avx2_f32 = {
@@ -627,6 +665,7 @@ static const gm_kernel avx2_f32 = {
     .direct = direct_f32,
     .direct_max_flops = 16.0 * 16.0 * 16.0,
     .direct_rows_max_flops = 64.0 * 64.0 * 64.0,
+    .direct_rows_max_rows = 64,
     .direct_max_rows = 4,
     .direct_shallow_rows = 8, .direct_shallow_depth = 4096,
     .direct_max_cols = 16,

@@ -266,13 +266,14 @@ def test_few_rows_of_a_wide_b_in_column_blocks(dtype, m, k, n, restore_threads):
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
 @pytest.mark.parametrize("m", [5, 8, 13, 33, 48, 64, 100])
-@pytest.mark.parametrize("k, n", [(3000, 40), (2500, 100), (700, 19)])
+@pytest.mark.parametrize("k, n", [(3000, 40), (2500, 100), (700, 19), (6000, 200)])
 def test_deep_products_of_few_rows_in_depth_blocks(dtype, m, k, n, restore_threads):
     """Few rows of C across a B with contiguous columns go direct at any
-    depth, in blocks of depth with the partial sums kept in C; many rows
-    go through packed blocks, one row through the streaming form.  Each
-    is one chain of multiply-adds per element in the order p, so every
-    way gives the same bits, for every thread count."""
+    depth, in blocks of depth with the partial sums kept in C, in groups
+    of rows of about equal size (over 4 MiB of B, fetching ahead); many
+    rows go through packed blocks, one row through the streaming form.
+    Each is one chain of multiply-adds per element in the order p, so
+    every way gives the same bits, for every thread count."""
     a = make_values(dtype, (m, k), (15, 1.0, 0.0))
     b = make_values(dtype, (k, n), (16, 1.0, 0.0))
     assert_matches_numpy(a, b)
