@@ -69,6 +69,9 @@ def all_cases() -> List[BenchCase]:
               rect_case("float32", 4000, 64, 8, fortran_b=True),
               rect_case("complex128", 10, 1000, 10), rect_case("complex128", 1000, 10, 10),
               rect_case("complex128", 7, 777, 77)]
+    # Deep products of few rows: packing B would cost more than the rows' reads.
+    cases += [rect_case("float64", 16, 100000, 16), rect_case("float32", 32, 20000, 32),
+              rect_case("float32", 8, 20000, 200)]
     # Gram matrices: one triangle computed, the other mirrored.
     cases += [gram_case("float64", 20000, 256), gram_case("float32", 100000, 64)]
     # Small squares, where the fixed cost of a call shows.

@@ -586,19 +586,34 @@ static void direct_unit(void *ctx, ptrdiff_t unit, int slot)
                  slice_start(dj, unit + 1));
 }
 
+/* A B of more than this many bytes does not stay in L3 while every
+ * thread reads all of it. */
+#define GM_DIRECT_SHARED_B_BYTES (8.0 * 1024.0 * 1024.0)
+
 static void direct_split(const gm_problem *p, const gm_kernel *kern,
                          int threads, atomic_int *fp_flags)
 {
-    /* The longer side in slices: rows, a few slices per thread of at
+    /* The longer side in slices.  Rows: a few slices per thread of at
      * least 8 rows, as the direct loops group them (slices of 4 rows of a
      * B with contiguous columns each streamed all of B through the axpy
      * form: AVX2 float32 (32 x 20000) @ (20000 x 32) ran 1.9 times
      * slower); fewer than 16 rows, the columns.  Columns: one slice per
-     * thread, so each reads long contiguous runs of every row of B. */
-    const int by_rows = p->m >= p->n && (p->m >= 16 || p->n == 1);
-    direct_job dj = {p, kern, by_rows, by_rows ? p->m : p->n, 0};
-    dj.slices = by_rows ? min_pd(dj.extent / 8 > 1 ? dj.extent / 8 : 1, 4 * (ptrdiff_t)threads)
-                        : min_pd(dj.extent, threads);
+     * thread, so each reads long runs of every row of B.  Each slice of
+     * rows reads all of B, each of columns all of A: for a B beyond the
+     * caches, the columns when they read fewer bytes (float64 X.T @ X, X
+     * 100000 x 64, read X nine times in 8 slices of rows, and ran 2.2
+     * times slower than in 2 of columns). */
+    const ptrdiff_t row_slices = min_pd(p->m / 8 > 1 ? p->m / 8 : 1, 4 * (ptrdiff_t)threads);
+    const ptrdiff_t col_slices = min_pd(p->n, threads);
+    const double item = (double)gm_item_size(p->type);
+    const double a_bytes = (double)p->m * (double)p->k * item;
+    const double b_bytes = (double)p->k * (double)p->n * item;
+    const int b_streams = b_bytes > GM_DIRECT_SHARED_B_BYTES
+                          && (double)row_slices * b_bytes + a_bytes
+                             > b_bytes + (double)col_slices * a_bytes;
+    const int by_rows = p->n == 1 || (p->m >= p->n && p->m >= 16 && !b_streams);
+    direct_job dj = {p, kern, by_rows, by_rows ? p->m : p->n,
+                     by_rows ? row_slices : col_slices};
     add_flags(fp_flags, gm_parallel_for(threads, dj.slices, direct_unit, &dj));
 }
 
@@ -790,8 +805,6 @@ static int is_complex(gm_type type)
  * there (float32 (128 x 1000) @ (1000 x 65) ran 1.9 times faster), unless
  * B is too large to stay in L3 while every thread reads it (1.3 times
  * slower at (128 x 100000) @ (100000 x 128)). */
-#define GM_DIRECT_SHARED_B_BYTES (8.0 * 1024.0 * 1024.0)
-
 static int direct_rows_fit(const gm_kernel *kern, const gm_problem *p,
                            ptrdiff_t item)
 {

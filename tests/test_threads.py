@@ -288,6 +288,25 @@ def test_deep_products_of_few_rows_in_depth_blocks(dtype, m, k, n, restore_threa
         assert_bitwise_equal(ours(a, b), whole)
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+@pytest.mark.parametrize("gram", [False, True], ids=["product", "gram"])
+def test_direct_split_by_columns_when_b_is_large(dtype, gram, restore_threads):
+    """Threads split few rows times a B beyond the caches (over 8 MiB) by
+    columns, so that B is read once, not once per slice of rows; a Gram
+    matrix X.T @ X then computes the full product.  The bits are those of
+    one thread, and of the packed path (more rows)."""
+    x = make_values(dtype, (40000, 60), (17, 1.0, 0.0))
+    a = x.T if gram else make_values(dtype, (64, 40000), (18, 1.0, 0.0))
+    assert_matches_numpy(a, x)
+    gufunc_matmul.set_num_threads(1)
+    whole = ours(a, x)
+    many = ours(np.concatenate([a] * 3), x)[:a.shape[0]]
+    assert_bitwise_equal(many, whole)
+    for count in THREAD_COUNTS[1:]:
+        gufunc_matmul.set_num_threads(count)
+        assert_bitwise_equal(ours(a, x), whole)
+
+
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
 def test_same_bits_for_every_thread_count_fortran_b(dtype, restore_threads):
     """Few rows times B in Fortran order: dot products per element, the
