@@ -393,17 +393,19 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
     case (R):                                                                \
         if (FITS) {                                                          \
             BLOCK(a + i * ars, ars, acs, b, brs, c + i * crs, crs, k, mask,  \
-                  (R), nv, whole, more, fetch && g == 0);                    \
+                  (R), nv, whole, more, fetch && i == 0);                    \
         }                                                                    \
         break;
 
-/* Rows of C across up to 16 columns, in groups of rows of about equal
- * size (at most 8 with one vector per row, 6 with 2, else 2), so that the
- * loads of B serve several rows and enough chains of multiply-adds are in
- * flight (each element still one chain, p = 0 .. k-1).  A lone row left
+/* Rows of C across up to 16 columns, in groups of rows (at most 8 with
+ * one vector per row, 6 with 2, else 2), so that the loads of B serve
+ * several rows and enough chains of multiply-adds are in flight (each
+ * element still one chain, p = 0 .. k-1); the last two groups share the
+ * rows left when a full group would leave fewer than 4.  A lone row left
  * over ran its 2 chains at a quarter of the units' speed and read B once
  * more: float32 (8 x 20000) @ (20000 x 500) as 6 + 1 + 1 rows took 1.5
- * times as long as 4 + 4. */
+ * times as long as 4 + 4.  (No division: this runs for every matrix of
+ * a stack.) */
 #define GM_DEFINE_DIRECT_ROWS(NAME, BLOCK)                                   \
     GM_INLINE void NAME(const char *a, ptrdiff_t ars, ptrdiff_t acs,         \
                         const char *b, ptrdiff_t brs, char *c, ptrdiff_t crs, \
@@ -412,10 +414,12 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
                         const int fetch)                                     \
     {                                                                        \
         const int most = nv == 1 ? 8 : nv == 2 ? 6 : 2;                     \
-        const ptrdiff_t groups = (m + most - 1) / most;                      \
-        ptrdiff_t i = 0;                                                     \
-        for (ptrdiff_t g = 0; g < groups; ++g) {                             \
-            const ptrdiff_t rows = m / groups + (g < m % groups);            \
+        const int small = most < 4 ? most : 4;                               \
+        for (ptrdiff_t i = 0; i < m;) {                                      \
+            const ptrdiff_t left = m - i;                                    \
+            const ptrdiff_t rows = left <= most ? left                       \
+                                   : left < most + small ? (left + 1) / 2    \
+                                   : most;                                   \
             switch (rows) {                                                  \
             GM_ROWS_CASE(BLOCK, 1, 1)                                       \
             GM_ROWS_CASE(BLOCK, 2, 1)                                       \
@@ -440,12 +444,18 @@ GM_DEFINE_PLAIN_LOOP(direct_f64_scalar, double, get_f64, put_f64, GM_MADD_SUM)
  * flight.  (16 columns in groups of 2 rows read 16 bytes of B per
  * multiply-add; 8 in groups of 6, 5.)  Whole vectors need no masks,
  * which are slow to store on some processors. */
-static void direct_f64_strips(const char *a, ptrdiff_t ars, ptrdiff_t acs,
-                              const char *b, ptrdiff_t brs, char *c,
-                              ptrdiff_t crs, ptrdiff_t m, ptrdiff_t n,
-                              ptrdiff_t k, const int more, const int fetch)
+GM_INLINE void direct_f64_strips(const gm_problem *pr, ptrdiff_t first,
+                                 ptrdiff_t last, ptrdiff_t p0, ptrdiff_t depth,
+                                 const int more, const int fetch)
 {
+    GM_PROBLEM_LOCALS(pr);
+    (void)k, (void)bcs, (void)ccs;
     const ptrdiff_t width = m >= 3 ? 8 : 16;
+    /* One strip: every matrix in one pass, with its masks and loop chosen
+     * once; else each matrix through all strips, so that a stack is read
+     * once, not once per strip. */
+    const ptrdiff_t per_pass = n <= width ? last - first : 1;
+    for (ptrdiff_t s0 = first; s0 < last; s0 += per_pass) {
     for (ptrdiff_t j0 = 0; j0 < n; j0 += width) {
         const ptrdiff_t cols = min_pd(width, n - j0);
         const int nv = (int)((cols + 3) / 4), whole = cols % 4 == 0;
@@ -453,17 +463,20 @@ static void direct_f64_strips(const char *a, ptrdiff_t ars, ptrdiff_t acs,
         for (int v = 0; v < 4; ++v) {
             mask[v] = mask_pd(cols - 4 * v);
         }
-        const char *bj = b + j0 * 8;
-        char *cj = c + j0 * 8;
         const int ahead = fetch && j0 + width < n;
 #define GM_F64_ROWS(NV)                                                      \
-    if (whole) {                                                             \
-        direct_f64_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, NV, 1, more, \
-                        ahead);                                              \
-    }                                                                        \
-    else {                                                                   \
-        direct_f64_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, NV, 0, more, \
-                        ahead);                                              \
+    for (ptrdiff_t s = s0; s < s0 + per_pass; ++s) {                         \
+        const char *a = pr->a.data + s * pr->a.batch_stride + p0 * acs;      \
+        const char *bj = pr->b.data + s * pr->b.batch_stride + p0 * brs + j0 * 8; \
+        char *cj = pr->c.data + s * pr->c.batch_stride + j0 * 8;             \
+        if (whole) {                                                         \
+            direct_f64_rows(a, ars, acs, bj, brs, cj, crs, m, depth, mask, NV, 1, \
+                            more, ahead);                                    \
+        }                                                                    \
+        else {                                                               \
+            direct_f64_rows(a, ars, acs, bj, brs, cj, crs, m, depth, mask, NV, 0, \
+                            more, ahead);                                    \
+        }                                                                    \
     }
         switch (nv) {
         case 1: GM_F64_ROWS(1) break;
@@ -473,29 +486,29 @@ static void direct_f64_strips(const char *a, ptrdiff_t ars, ptrdiff_t acs,
         }
 #undef GM_F64_ROWS
     }
+    }
 }
 
-typedef void (*direct_strips_fn)(const char *a, ptrdiff_t ars, ptrdiff_t acs,
-                                 const char *b, ptrdiff_t brs, char *c,
-                                 ptrdiff_t crs, ptrdiff_t m, ptrdiff_t n,
-                                 ptrdiff_t k, int more, int fetch);
+typedef void (*direct_strips_fn)(const gm_problem *pr, ptrdiff_t first,
+                                 ptrdiff_t last, ptrdiff_t p0, ptrdiff_t k,
+                                 int more, int fetch);
 
-/* Matrices [first, last), each in blocks of GM_DIRECT_DEPTH steps. */
-static void direct_in_depth_blocks(const gm_problem *pr, ptrdiff_t first,
-                                   ptrdiff_t last, direct_strips_fn strips,
-                                   const int fetch)
+/* Matrices [first, last): all in one pass when one block of depth holds
+ * them (a stack of small matrices: each strip's masks and choice of loop
+ * serve every matrix), else each in blocks of GM_DIRECT_DEPTH steps. */
+GM_INLINE void direct_in_depth_blocks(const gm_problem *pr, ptrdiff_t first,
+                                      ptrdiff_t last, direct_strips_fn strips,
+                                      const int fetch)
 {
+    if (pr->k <= GM_DIRECT_DEPTH) {
+        strips(pr, first, last, 0, pr->k, 0, fetch);
+        return;
+    }
     for (ptrdiff_t s = first; s < last; ++s) {
-        ptrdiff_t p0 = 0;
-        do {    /* at least once: C = 0 when k == 0 */
-            const ptrdiff_t depth = min_pd(GM_DIRECT_DEPTH, pr->k - p0);
-            strips(pr->a.data + s * pr->a.batch_stride + p0 * pr->a.col_stride,
-                   pr->a.row_stride, pr->a.col_stride,
-                   pr->b.data + s * pr->b.batch_stride + p0 * pr->b.row_stride,
-                   pr->b.row_stride, pr->c.data + s * pr->c.batch_stride,
-                   pr->c.row_stride, pr->m, pr->n, depth, p0 > 0, fetch);
-            p0 += depth;
-        } while (p0 < pr->k);
+        for (ptrdiff_t p0 = 0; p0 < pr->k; p0 += GM_DIRECT_DEPTH) {
+            strips(pr, s, s + 1, p0, min_pd(GM_DIRECT_DEPTH, pr->k - p0), p0 > 0,
+                   fetch);
+        }
     }
 }
 
@@ -613,29 +626,36 @@ GM_DEFINE_DIRECT_ROWS(direct_f32_rows, direct_f32_block)
 GM_DEFINE_PLAIN_LOOP(direct_f32_scalar, float, get_f32, put_f32, GM_MADD_SUM)
 
 /* As direct_f64_strips, with 8 lanes. */
-static void direct_f32_strips(const char *a, ptrdiff_t ars, ptrdiff_t acs,
-                              const char *b, ptrdiff_t brs, char *c,
-                              ptrdiff_t crs, ptrdiff_t m, ptrdiff_t n,
-                              ptrdiff_t k, const int more, const int fetch)
+GM_INLINE void direct_f32_strips(const gm_problem *pr, ptrdiff_t first,
+                                 ptrdiff_t last, ptrdiff_t p0, ptrdiff_t depth,
+                                 const int more, const int fetch)
 {
+    GM_PROBLEM_LOCALS(pr);
+    (void)k, (void)bcs, (void)ccs;
+    const ptrdiff_t per_pass = n <= 16 ? last - first : 1;
+    for (ptrdiff_t s0 = first; s0 < last; s0 += per_pass) {
     for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
         const ptrdiff_t cols = min_pd(16, n - j0);
         __m256i mask[2] = {mask_ps(cols), mask_ps(cols - 8)};
-        const char *bj = b + j0 * 4;
-        char *cj = c + j0 * 4;
         const int ahead = fetch && j0 + 16 < n;
-        if (cols == 8 || cols == 16) {
-            direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask,
-                            (int)cols / 8, 1, more, ahead);
+        for (ptrdiff_t s = s0; s < s0 + per_pass; ++s) {
+            const char *a = pr->a.data + s * pr->a.batch_stride + p0 * acs;
+            const char *bj = pr->b.data + s * pr->b.batch_stride + p0 * brs + j0 * 4;
+            char *cj = pr->c.data + s * pr->c.batch_stride + j0 * 4;
+            if (cols == 8 || cols == 16) {
+                direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, depth, mask,
+                                (int)cols / 8, 1, more, ahead);
+            }
+            else if (cols < 8) {
+                direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, depth, mask, 1, 0,
+                                more, ahead);
+            }
+            else {
+                direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, depth, mask, 2, 0,
+                                more, ahead);
+            }
         }
-        else if (cols < 8) {
-            direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, 1, 0, more,
-                            ahead);
-        }
-        else {
-            direct_f32_rows(a, ars, acs, bj, brs, cj, crs, m, k, mask, 2, 0, more,
-                            ahead);
-        }
+    }
     }
 }
 
