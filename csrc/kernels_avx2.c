@@ -444,9 +444,9 @@ GM_DEFINE_PLAIN_LOOP(direct_f64_scalar, double, get_f64, put_f64, GM_MADD_SUM)
  * flight.  (16 columns in groups of 2 rows read 16 bytes of B per
  * multiply-add; 8 in groups of 6, 5.)  Whole vectors need no masks,
  * which are slow to store on some processors. */
-GM_INLINE void direct_f64_strips(const gm_problem *pr, ptrdiff_t first,
-                                 ptrdiff_t last, ptrdiff_t p0, ptrdiff_t depth,
-                                 const int more, const int fetch)
+static void direct_f64_strips(const gm_problem *pr, ptrdiff_t first,
+                              ptrdiff_t last, ptrdiff_t p0, ptrdiff_t depth,
+                              const int more, const int fetch)
 {
     GM_PROBLEM_LOCALS(pr);
     (void)k, (void)bcs, (void)ccs;
@@ -626,9 +626,9 @@ GM_DEFINE_DIRECT_ROWS(direct_f32_rows, direct_f32_block)
 GM_DEFINE_PLAIN_LOOP(direct_f32_scalar, float, get_f32, put_f32, GM_MADD_SUM)
 
 /* As direct_f64_strips, with 8 lanes. */
-GM_INLINE void direct_f32_strips(const gm_problem *pr, ptrdiff_t first,
-                                 ptrdiff_t last, ptrdiff_t p0, ptrdiff_t depth,
-                                 const int more, const int fetch)
+static void direct_f32_strips(const gm_problem *pr, ptrdiff_t first,
+                              ptrdiff_t last, ptrdiff_t p0, ptrdiff_t depth,
+                              const int more, const int fetch)
 {
     GM_PROBLEM_LOCALS(pr);
     (void)k, (void)bcs, (void)ccs;
