@@ -806,10 +806,9 @@ static int is_complex(gm_type type)
  * B is too large to stay in L3 while every thread reads it (1.3 times
  * slower at (128 x 100000) @ (100000 x 128)). */
 static int direct_rows_fit(const gm_kernel *kern, const gm_problem *p,
-                           ptrdiff_t item)
+                           double b_bytes)
 {
     const ptrdiff_t rows = kern->direct_rows_max_rows;
-    const double b_bytes = (double)p->k * (double)p->n * (double)item;
     return p->m <= rows
            || (p->m <= 2 * rows && p->n <= 4 * kern->nr
                && b_bytes <= GM_DIRECT_SHARED_B_BYTES);
@@ -833,7 +832,7 @@ static void compute(const gm_problem *problem, int conjugate,
     const int rows_layout = problem->b.col_stride == item && problem->c.col_stride == item;
     const int axpy_rows = problem->m <= GM_DOTS_SHALLOW_ROWS || rows_layout;
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1)
-                         || (rows_layout && direct_rows_fit(kern, problem, item))
+                         || (rows_layout && direct_rows_fit(kern, problem, b_bytes))
                          || (problem->m <= kern->direct_shallow_rows
                              && problem->k <= kern->direct_shallow_depth
                              && (kern->direct_shallow_bytes == 0
