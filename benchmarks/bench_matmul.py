@@ -30,6 +30,7 @@ from typing import List, Optional
 import numpy as np
 
 from gufunc_matmul._selfcheck import (
+    SETTLE_SECONDS,
     BenchCase,
     BenchResult,
     SelfCheckError,
@@ -189,10 +190,10 @@ def main(argv=None) -> int:
                    help="samples per function and row (default 7, 5 with --quick)")
     p.add_argument("--min-time", type=float, default=0.05, metavar="SECONDS",
                    help="minimum duration of one sample (default 0.05)")
-    p.add_argument("--settle", type=float, default=0.2, metavar="SECONDS",
+    p.add_argument("--settle", type=float, default=SETTLE_SECONDS, metavar="SECONDS",
                    help="pause before each sample so that the other library's idle "
-                        "threads stop spinning (default 0.2: OpenBLAS threads spin "
-                        "for about 2**28 cycles after a call)")
+                        f"threads stop spinning (default {SETTLE_SECONDS}: OpenBLAS "
+                        "threads spin for about 2**28 cycles after a call)")
     p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                    help="sampling time per row after which fewer samples are taken "
                         "(at least 3; default 5, 2 with --quick)")

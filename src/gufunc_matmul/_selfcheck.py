@@ -380,9 +380,16 @@ class PairTiming:
     b_number: int
 
 
+# Pause before each timed sample: OpenBLAS's worker threads spin for about
+# 2**28 cycles (0.05-0.1 s) after each call, and on a machine with two cores
+# a sample taken sooner shares a core with them (at 0.05 s, float64 256 x 256
+# read 1.04 here instead of 1.9).
+SETTLE_SECONDS = 0.2
+
+
 def time_pair(fa: Callable[[], Any], fb: Callable[[], Any], *, repeats: int = 5,
               min_sample: float = 0.02, budget: Optional[float] = None,
-              settle: float = 0.05) -> PairTiming:
+              settle: float = SETTLE_SECONDS) -> PairTiming:
     """Times fa and fb in this process, interleaved (a b a b ...).
 
     Each sample runs a function enough times to take at least ``min_sample``
@@ -633,7 +640,7 @@ class BenchResult:
 
 
 def run_case(case: BenchCase, *, repeats: int = 5, min_sample: float = 0.02,
-             budget: Optional[float] = None, settle: float = 0.05,
+             budget: Optional[float] = None, settle: float = SETTLE_SECONDS,
              check: bool = True) -> BenchResult:
     """Times gufunc_matmul.matmul and numpy.matmul (or the case's other
     function) on one case.  With check, first makes sure both give the same
@@ -850,9 +857,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="timed samples per function and row (default 5, 3 with --quick)")
     p.add_argument("--min-time", type=float, default=None, metavar="SECONDS",
                    help="minimum duration of one sample (default 0.02, 0.01 with --quick)")
-    p.add_argument("--settle", type=float, default=0.05, metavar="SECONDS",
+    p.add_argument("--settle", type=float, default=SETTLE_SECONDS, metavar="SECONDS",
                    help="pause before each sample so that the other library's idle "
-                        "threads stop spinning (default 0.05)")
+                        f"threads stop spinning (default {SETTLE_SECONDS})")
     p.add_argument("--quick", action="store_true",
                    help="fewer and shorter samples (about half the time)")
     p.add_argument("--check-only", "--no-bench", dest="check_only", action="store_true",
