@@ -34,6 +34,11 @@
  * matrix streamed from L3. */
 #define GM_DOTS_PREFETCH_BYTES 1024
 
+/* Dot products of one or two rows with many vectors run on too few
+ * chains to keep the multiply-add units busy: up to this size, the many
+ * are grouped instead and the one or two read again from L2. */
+#define GM_DOTS_REREAD_BYTES (256.0 * 1024.0)
+
 #include <stddef.h>
 #include <string.h>
 
@@ -75,59 +80,64 @@ typedef void (*gm_axpy_fn)(const char *s, ptrdiff_t si, ptrdiff_t sp,
  */
 #define GM_DEFINE_STREAM(NAME, T, VEC, LANES, MASK_T, MASKOF, ZERO, LOADU, MLOAD, STOREU,    \
                          SET1, MADD, ADD, HSUM, PUT)                          \
+    /* G (1 to 4) rows at once sharing the loads of the vector; each row   \
+     * sums its even and odd vectors in two chains, the tail in the first,  \
+     * whatever G, so that a row's sum does not depend on how the rows were \
+     * grouped or split.  One small array per row stays in registers. */    \
+    static inline __attribute__((always_inline)) void NAME##_dots_group(     \
+        const char *rows, ptrdiff_t rs, const char *vec, ptrdiff_t k,         \
+        char *out, ptrdiff_t os, const int G)                                 \
+    {                                                                         \
+        enum { ES = sizeof(T), VB = LANES * sizeof(T) };                      \
+        const char *r0 = rows, *r1 = r0 + rs, *r2 = r1 + rs, *r3 = r2 + rs;   \
+        VEC s0[2] = {ZERO(), ZERO()}, s1[2] = {ZERO(), ZERO()};               \
+        VEC s2[2] = {ZERO(), ZERO()}, s3[2] = {ZERO(), ZERO()};               \
+        ptrdiff_t o = 0;                                                      \
+        const ptrdiff_t end = k * ES;                                         \
+        for (; o + 2 * VB <= end; o += 2 * VB) {                              \
+            for (int h = 0; h < 2; ++h) {                                     \
+                const VEC y = LOADU(vec + o + h * VB);                        \
+                s0[h] = MADD(LOADU(r0 + o + h * VB), y, s0[h]);               \
+                if (G > 1) s1[h] = MADD(LOADU(r1 + o + h * VB), y, s1[h]);    \
+                if (G > 2) s2[h] = MADD(LOADU(r2 + o + h * VB), y, s2[h]);    \
+                if (G > 3) s3[h] = MADD(LOADU(r3 + o + h * VB), y, s3[h]);    \
+            }                                                                 \
+        }                                                                     \
+        for (; o < end; o += VB) {                                            \
+            const MASK_T mk = MASKOF((end - o) / ES);                         \
+            const VEC y = MLOAD(vec + o, mk);                                 \
+            s0[0] = MADD(MLOAD(r0 + o, mk), y, s0[0]);                        \
+            if (G > 1) s1[0] = MADD(MLOAD(r1 + o, mk), y, s1[0]);             \
+            if (G > 2) s2[0] = MADD(MLOAD(r2 + o, mk), y, s2[0]);             \
+            if (G > 3) s3[0] = MADD(MLOAD(r3 + o, mk), y, s3[0]);             \
+        }                                                                     \
+        PUT(out, HSUM(ADD(s0[0], s0[1])));                                    \
+        if (G > 1) PUT(out + os, HSUM(ADD(s1[0], s1[1])));                    \
+        if (G > 2) PUT(out + 2 * os, HSUM(ADD(s2[0], s2[1])));                \
+        if (G > 3) PUT(out + 3 * os, HSUM(ADD(s3[0], s3[1])));                \
+    }                                                                         \
+    /* Four rows per pass; the 1 to 3 left over together (one alone would  \
+     * wait on its two chains). */                                          \
     static void NAME##_dots(const char *rows, ptrdiff_t rs, ptrdiff_t nrows, \
                             const char *vec, ptrdiff_t k, char *out,          \
                             ptrdiff_t os)                                     \
     {                                                                         \
-        enum { ES = sizeof(T), VB = LANES * sizeof(T) };                      \
         ptrdiff_t r = 0;                                                      \
         for (; r + 4 <= nrows; r += 4) {                                      \
-            const char *r0 = rows + r * rs, *r1 = r0 + rs;                    \
-            const char *r2 = r1 + rs, *r3 = r2 + rs;                          \
-            VEC s00 = ZERO(), s01 = ZERO(), s10 = ZERO(), s11 = ZERO();       \
-            VEC s20 = ZERO(), s21 = ZERO(), s30 = ZERO(), s31 = ZERO();       \
-            ptrdiff_t o = 0;                                                  \
-            const ptrdiff_t end = k * ES;                                     \
-            for (; o + 2 * VB <= end; o += 2 * VB) {                          \
-                const VEC y0 = LOADU(vec + o), y1 = LOADU(vec + o + VB);      \
-                s00 = MADD(LOADU(r0 + o), y0, s00);                           \
-                s01 = MADD(LOADU(r0 + o + VB), y1, s01);                      \
-                s10 = MADD(LOADU(r1 + o), y0, s10);                           \
-                s11 = MADD(LOADU(r1 + o + VB), y1, s11);                      \
-                s20 = MADD(LOADU(r2 + o), y0, s20);                           \
-                s21 = MADD(LOADU(r2 + o + VB), y1, s21);                      \
-                s30 = MADD(LOADU(r3 + o), y0, s30);                           \
-                s31 = MADD(LOADU(r3 + o + VB), y1, s31);                      \
-            }                                                                 \
-            for (; o < end; o += VB) {                                        \
-                const MASK_T mk = MASKOF((end - o) / ES);        \
-                const VEC y = MLOAD(vec + o, mk);                             \
-                s00 = MADD(MLOAD(r0 + o, mk), y, s00);                        \
-                s10 = MADD(MLOAD(r1 + o, mk), y, s10);                        \
-                s20 = MADD(MLOAD(r2 + o, mk), y, s20);                        \
-                s30 = MADD(MLOAD(r3 + o, mk), y, s30);                        \
-            }                                                                 \
-            PUT(out + r * os, HSUM(ADD(s00, s01)));                           \
-            PUT(out + (r + 1) * os, HSUM(ADD(s10, s11)));                     \
-            PUT(out + (r + 2) * os, HSUM(ADD(s20, s21)));                     \
-            PUT(out + (r + 3) * os, HSUM(ADD(s30, s31)));                     \
+            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os, 4); \
         }                                                                     \
-        /* The rows left over: as each of the four above, so that a row's     \
-         * sum does not depend on how the rows were split. */                 \
-        for (; r < nrows; ++r) {                                              \
-            const char *r0 = rows + r * rs;                                   \
-            VEC s0 = ZERO(), s1 = ZERO();                                     \
-            ptrdiff_t o = 0;                                                  \
-            const ptrdiff_t end = k * ES;                                     \
-            for (; o + 2 * VB <= end; o += 2 * VB) {                          \
-                s0 = MADD(LOADU(r0 + o), LOADU(vec + o), s0);                 \
-                s1 = MADD(LOADU(r0 + o + VB), LOADU(vec + o + VB), s1);       \
-            }                                                                 \
-            for (; o < end; o += VB) {                                        \
-                const MASK_T mk = MASKOF((end - o) / ES);                     \
-                s0 = MADD(MLOAD(r0 + o, mk), MLOAD(vec + o, mk), s0);         \
-            }                                                                 \
-            PUT(out + r * os, HSUM(ADD(s0, s1)));                             \
+        switch (nrows - r) {                                                  \
+        case 3:                                                               \
+            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os, 3); \
+            break;                                                            \
+        case 2:                                                               \
+            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os, 2); \
+            break;                                                            \
+        case 1:                                                               \
+            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os, 1); \
+            break;                                                            \
+        default:                                                              \
+            break;                                                            \
         }                                                                     \
     }                                                                         \
     static void NAME##_axpy(const char *s, ptrdiff_t si, ptrdiff_t sp,        \
@@ -243,10 +253,15 @@ static inline __attribute__((always_inline)) int stream_direct(const gm_problem 
     }
     /* Contiguous rows of A and columns of B (B in Fortran order): a dot
      * product per element, grouped along the shorter side so that the
-     * longer operand is read once.  Each element sums the same products
-     * in the same lanes whichever side is grouped. */
+     * longer operand is read once, unless that side is too short to
+     * group (1 or 2) and the longer operand stays in L2 while it is read
+     * again.  Each element sums the same products in the same lanes
+     * whichever side is grouped. */
     if (pr->a.col_stride == es && pr->b.row_stride == es) {
-        if (m <= n) {
+        const ptrdiff_t longer = m > n ? m : n, shorter = m + n - longer;
+        const int regroup = shorter <= 2
+                            && (double)longer * (double)k * (double)es <= GM_DOTS_REREAD_BYTES;
+        if ((m <= n) != regroup) {
             for (ptrdiff_t j = 0; j < n; ++j) {
                 dots(a, pr->a.row_stride, m, b + j * pr->b.col_stride, k,
                      c + j * pr->c.col_stride, pr->c.row_stride);
@@ -372,69 +387,89 @@ static const float gm_minus_one_float = -1.0f;
         }                                                                     \
         memcpy(dst, z, sizeof z);                                             \
     }                                                                         \
+    /* G (1 to 4) rows at once sharing the loads of the vector, each row   \
+     * in the same chains whatever G (see the real form). */               \
+    static inline __attribute__((always_inline)) void NAME##_dots_group(     \
+        const char *rows, ptrdiff_t rs, const char *vec, ptrdiff_t k,         \
+        char *out, ptrdiff_t os, const int conj, const int G)                 \
+    {                                                                         \
+        enum { VB = RLANES * sizeof(R), PF = GM_DOTS_PREFETCH_BYTES };       \
+        const ptrdiff_t end = k * 2 * (ptrdiff_t)sizeof(R);                   \
+        const char *rp[4];                                                    \
+        for (int q = 0; q < 4; ++q) {                                         \
+            rp[q] = rows + (q < G ? q : 0) * rs;                              \
+        }                                                                     \
+        VEC re0 = ZERO(), re1 = ZERO(), re2 = ZERO(), re3 = ZERO();           \
+        VEC im0 = ZERO(), im1 = ZERO(), im2 = ZERO(), im3 = ZERO();           \
+        ptrdiff_t o = 0;                                                      \
+        for (; o + VB <= end; o += VB) {                                      \
+            const VEC y = LOADU(vec + o), ys = SWAP(y);                       \
+            for (int q = 0; q < G; ++q) {                                     \
+                __builtin_prefetch(rp[q] + o + PF);                           \
+            }                                                                 \
+            VEC x = LOADU(rp[0] + o);                                         \
+            re0 = FMA(x, y, re0); im0 = FMA(x, ys, im0);                      \
+            if (G > 1) {                                                      \
+                x = LOADU(rp[1] + o);                                         \
+                re1 = FMA(x, y, re1); im1 = FMA(x, ys, im1);                  \
+            }                                                                 \
+            if (G > 2) {                                                      \
+                x = LOADU(rp[2] + o);                                         \
+                re2 = FMA(x, y, re2); im2 = FMA(x, ys, im2);                  \
+            }                                                                 \
+            if (G > 3) {                                                      \
+                x = LOADU(rp[3] + o);                                         \
+                re3 = FMA(x, y, re3); im3 = FMA(x, ys, im3);                  \
+            }                                                                 \
+        }                                                                     \
+        if (o < end) {                                                        \
+            const MASK_T mk = MASKOF((end - o) / (ptrdiff_t)sizeof(R));       \
+            const VEC y = MLOAD(vec + o, mk), ys = SWAP(y);                   \
+            VEC x = MLOAD(rp[0] + o, mk);                                     \
+            re0 = FMA(x, y, re0); im0 = FMA(x, ys, im0);                      \
+            if (G > 1) {                                                      \
+                x = MLOAD(rp[1] + o, mk);                                     \
+                re1 = FMA(x, y, re1); im1 = FMA(x, ys, im1);                  \
+            }                                                                 \
+            if (G > 2) {                                                      \
+                x = MLOAD(rp[2] + o, mk);                                     \
+                re2 = FMA(x, y, re2); im2 = FMA(x, ys, im2);                  \
+            }                                                                 \
+            if (G > 3) {                                                      \
+                x = MLOAD(rp[3] + o, mk);                                     \
+                re3 = FMA(x, y, re3); im3 = FMA(x, ys, im3);                  \
+            }                                                                 \
+        }                                                                     \
+        NAME##_dot_out(re0, im0, out, conj);                                  \
+        if (G > 1) NAME##_dot_out(re1, im1, out + os, conj);                  \
+        if (G > 2) NAME##_dot_out(re2, im2, out + 2 * os, conj);              \
+        if (G > 3) NAME##_dot_out(re3, im3, out + 3 * os, conj);              \
+    }                                                                         \
+    /* Four rows per pass; the 1 to 3 left over together. */              \
     static inline __attribute__((always_inline)) void NAME##_dots_impl(      \
         const char *rows, ptrdiff_t rs, ptrdiff_t nrows, const char *vec,     \
         ptrdiff_t k, char *out, ptrdiff_t os, const int conj)                 \
     {                                                                         \
-        enum { VB = RLANES * sizeof(R), PF = GM_DOTS_PREFETCH_BYTES };       \
-        const ptrdiff_t end = k * 2 * (ptrdiff_t)sizeof(R);                   \
         ptrdiff_t r = 0;                                                      \
-        /* Four rows per pass share the loads of the vector; the rest one \
-         * by one, each row's lanes summed in the same order. */          \
         for (; r + 4 <= nrows; r += 4) {                                      \
-            const char *rp[4];                                                \
-            for (int q = 0; q < 4; ++q) {                                     \
-                rp[q] = rows + (r + q) * rs;                                  \
-            }                                                                 \
-            VEC re0 = ZERO(), re1 = ZERO(), re2 = ZERO(), re3 = ZERO();       \
-            VEC im0 = ZERO(), im1 = ZERO(), im2 = ZERO(), im3 = ZERO();       \
-            ptrdiff_t o = 0;                                                  \
-            for (; o + VB <= end; o += VB) {                                  \
-                const VEC y = LOADU(vec + o), ys = SWAP(y);                   \
-                __builtin_prefetch(rp[0] + o + PF);                           \
-                __builtin_prefetch(rp[1] + o + PF);                           \
-                __builtin_prefetch(rp[2] + o + PF);                           \
-                __builtin_prefetch(rp[3] + o + PF);                           \
-                VEC x = LOADU(rp[0] + o);                                     \
-                re0 = FMA(x, y, re0); im0 = FMA(x, ys, im0);                  \
-                x = LOADU(rp[1] + o);                                         \
-                re1 = FMA(x, y, re1); im1 = FMA(x, ys, im1);                  \
-                x = LOADU(rp[2] + o);                                         \
-                re2 = FMA(x, y, re2); im2 = FMA(x, ys, im2);                  \
-                x = LOADU(rp[3] + o);                                         \
-                re3 = FMA(x, y, re3); im3 = FMA(x, ys, im3);                  \
-            }                                                                 \
-            if (o < end) {                                                    \
-                const MASK_T mk = MASKOF((end - o) / (ptrdiff_t)sizeof(R));   \
-                const VEC y = MLOAD(vec + o, mk), ys = SWAP(y);               \
-                VEC x = MLOAD(rp[0] + o, mk);                                 \
-                re0 = FMA(x, y, re0); im0 = FMA(x, ys, im0);                  \
-                x = MLOAD(rp[1] + o, mk);                                     \
-                re1 = FMA(x, y, re1); im1 = FMA(x, ys, im1);                  \
-                x = MLOAD(rp[2] + o, mk);                                     \
-                re2 = FMA(x, y, re2); im2 = FMA(x, ys, im2);                  \
-                x = MLOAD(rp[3] + o, mk);                                     \
-                re3 = FMA(x, y, re3); im3 = FMA(x, ys, im3);                  \
-            }                                                                 \
-            NAME##_dot_out(re0, im0, out + r * os, conj);                     \
-            NAME##_dot_out(re1, im1, out + (r + 1) * os, conj);               \
-            NAME##_dot_out(re2, im2, out + (r + 2) * os, conj);               \
-            NAME##_dot_out(re3, im3, out + (r + 3) * os, conj);               \
+            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os,    \
+                              conj, 4);                                       \
         }                                                                     \
-        for (; r < nrows; ++r) {                                              \
-            const char *row = rows + r * rs;                                  \
-            VEC re0 = ZERO(), im0 = ZERO();                                   \
-            ptrdiff_t o = 0;                                                  \
-            for (; o + VB <= end; o += VB) {                                  \
-                const VEC y = LOADU(vec + o), x = LOADU(row + o);             \
-                re0 = FMA(x, y, re0); im0 = FMA(x, SWAP(y), im0);             \
-            }                                                                 \
-            if (o < end) {                                                    \
-                const MASK_T mk = MASKOF((end - o) / (ptrdiff_t)sizeof(R));   \
-                const VEC y = MLOAD(vec + o, mk), x = MLOAD(row + o, mk);     \
-                re0 = FMA(x, y, re0); im0 = FMA(x, SWAP(y), im0);             \
-            }                                                                 \
-            NAME##_dot_out(re0, im0, out + r * os, conj);                     \
+        switch (nrows - r) {                                                  \
+        case 3:                                                               \
+            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os,    \
+                              conj, 3);                                       \
+            break;                                                            \
+        case 2:                                                               \
+            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os,    \
+                              conj, 2);                                       \
+            break;                                                            \
+        case 1:                                                               \
+            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os,    \
+                              conj, 1);                                       \
+            break;                                                            \
+        default:                                                              \
+            break;                                                            \
         }                                                                     \
     }                                                                         \
     /* The imaginary part of the element at x, negated for conj. */           \
