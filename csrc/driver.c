@@ -38,8 +38,16 @@
 #define GM_COMPLEX_WEIGHT 8.0
 
 /* The most rows that take the direct path as dot products (B in Fortran
- * order) rather than packed. */
+ * order) rather than packed; and only when those rows stay in L1 while
+ * each column of B passes them (re-read from L2 for every column,
+ * float32 (32 x 768) @ (768 x 3072) took 1.33 ms, 0.54 packed), and are
+ * deep enough, against their number, for the lane sums that end each
+ * element to cost less than packing B (float32 (32 x 64) @ (64 x 2000):
+ * 64 us as dots, 31 packed; (6 x 128) @ (128 x 1000): 11 as dots, 17
+ * packed). */
 #define GM_DOTS_SHALLOW_ROWS 32
+#define GM_DOTS_ROWS_BYTES (32.0 * 1024.0)
+#define GM_DOTS_DEPTH_PER_ROW 10
 
 static ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b)
 {
@@ -726,6 +734,65 @@ static int rows_beat_dots(const gm_kernel *kern, ptrdiff_t n, ptrdiff_t k,
     return rows < dots;
 }
 
+/* Bytes of an operand of rows x cols (once when broadcast). */
+static double operand_bytes(const gm_problem *p, const gm_operand *op,
+                            ptrdiff_t rows, ptrdiff_t cols)
+{
+    const ptrdiff_t copies = op->batch_stride == 0 ? 1 : p->batch;
+    return (double)copies * (double)rows * (double)cols * (double)gm_item_size(p->type);
+}
+
+/* The operand (rows x cols of every matrix) copied in rows, or NULL when
+ * out of memory.  On success *op reads the copy. */
+static void *copy_to_rows(const gm_problem *p, gm_operand *op, ptrdiff_t rows,
+                          ptrdiff_t cols)
+{
+    const size_t item = gm_item_size(p->type);
+    const ptrdiff_t copies = op->batch_stride == 0 ? 1 : p->batch;
+    const ptrdiff_t row_bytes = cols * (ptrdiff_t)item, matrix_bytes = rows * row_bytes;
+    char *copy = malloc((size_t)(copies * matrix_bytes));
+    if (copy == NULL) {
+        return NULL;
+    }
+    const ptrdiff_t rs = op->row_stride, cs = op->col_stride;
+    /* Blocks of columns 64 bytes wide: each row of the block fills one
+     * line of the copy, and the block's columns stream in parallel (a
+     * whole row at a time read every column's line again per row). */
+    const ptrdiff_t width = 64 / (ptrdiff_t)item;
+    for (ptrdiff_t s = 0; s < copies; ++s) {
+        const char *from = op->data + s * op->batch_stride;
+        char *to = copy + s * matrix_bytes;
+        for (ptrdiff_t j0 = 0; j0 < cols; j0 += width) {
+            const ptrdiff_t j1 = min_pd(j0 + width, cols);
+            for (ptrdiff_t q = 0; q < rows; ++q) {
+                const char *row = from + q * rs;
+                char *dst = to + q * row_bytes;
+                /* Constant sizes make each memcpy a move, not a call. */
+                switch (item) {
+                case 4:
+                    for (ptrdiff_t j = j0; j < j1; ++j) {
+                        memcpy(dst + 4 * j, row + j * cs, 4);
+                    }
+                    break;
+                case 8:
+                    for (ptrdiff_t j = j0; j < j1; ++j) {
+                        memcpy(dst + 8 * j, row + j * cs, 8);
+                    }
+                    break;
+                default:
+                    for (ptrdiff_t j = j0; j < j1; ++j) {
+                        memcpy(dst + 16 * j, row + j * cs, 16);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    *op = (gm_operand){copy, copies == 1 ? 0 : matrix_bytes, row_bytes,
+                       (ptrdiff_t)item};
+    return copy;
+}
+
 /* B copied with contiguous columns for the broadcast form (see above), or
  * NULL to keep the dot products (also when out of memory: they need
  * none).  On success *p points at the copy. */
@@ -740,40 +807,10 @@ static void *b_in_rows(gm_problem *p, const gm_kernel *kern,
             || !rows_beat_dots(kern, p->n, p->k, item)) {
         return NULL;
     }
-    const ptrdiff_t copies = p->b.batch_stride == 0 ? 1 : p->batch;
-    const double bytes = (double)copies * (double)p->k * (double)p->n * (double)item;
-    if (bytes > GM_B_ROWS_COPY_MAX_BYTES) {
+    if (operand_bytes(p, &p->b, p->k, p->n) > GM_B_ROWS_COPY_MAX_BYTES) {
         return NULL;
     }
-    char *copy = malloc((size_t)bytes);
-    if (copy == NULL) {
-        return NULL;
-    }
-    const ptrdiff_t row_bytes = p->n * item, matrix_bytes = p->k * row_bytes;
-    for (ptrdiff_t s = 0; s < copies; ++s) {
-        const char *from = p->b.data + s * p->b.batch_stride;
-        char *to = copy + s * matrix_bytes;
-        const ptrdiff_t cs = p->b.col_stride;
-        /* Row by row, reading the columns side by side; constant sizes
-         * make each memcpy a move, not a call. */
-        for (ptrdiff_t q = 0; q < p->k; ++q, from += item, to += row_bytes) {
-            if (item == 4) {
-                for (ptrdiff_t j = 0; j < p->n; ++j) {
-                    memcpy(to + 4 * j, from + j * cs, 4);
-                }
-            }
-            else {
-                for (ptrdiff_t j = 0; j < p->n; ++j) {
-                    memcpy(to + 8 * j, from + j * cs, 8);
-                }
-            }
-        }
-    }
-    p->b.data = copy;
-    p->b.batch_stride = copies == 1 ? 0 : matrix_bytes;
-    p->b.row_stride = row_bytes;
-    p->b.col_stride = item;
-    return copy;
+    return copy_to_rows(p, &p->b, p->k, p->n);
 }
 
 /* The kernel set seen through its conjugating direct path: every shape
@@ -814,11 +851,18 @@ static int direct_rows_fit(const gm_kernel *kern, const gm_problem *p,
                && b_bytes <= GM_DIRECT_SHARED_B_BYTES);
 }
 
-/* Computes the product (of conj(A) when `conjugate`) on the chosen path and
- * threads.  Floating-point flags raised on other threads are added to
- * *fp_flags. */
-static void compute(const gm_problem *problem, int conjugate,
-                    atomic_int *fp_flags)
+/* The path of a product: the kernel set (narrowed, or its conjugating
+ * direct path), packed blocks or the direct path, and the layout that
+ * path reads. */
+typedef struct path_plan {
+    const gm_kernel *kern;
+    gm_kernel conj_kern;
+    int blocked;
+    gm_problem laid_out;
+} path_plan;
+
+static void plan_path(const gm_problem *problem, int conjugate,
+                      path_plan *plan)
 {
     const gm_family family = gm_family_of(problem->type);
     const gm_kernel *kern = gm_kernel_for(family);
@@ -830,7 +874,11 @@ static void compute(const gm_problem *problem, int conjugate,
     /* Many rows go direct only on the axpy forms (columns of B and C
      * contiguous): as dot products, every row would read all of B. */
     const int rows_layout = problem->b.col_stride == item && problem->c.col_stride == item;
-    const int axpy_rows = problem->m <= GM_DOTS_SHALLOW_ROWS || rows_layout;
+    const int dots_rows = problem->m <= GM_DOTS_SHALLOW_ROWS
+                          && problem->k >= GM_DOTS_DEPTH_PER_ROW * problem->m
+                          && (double)problem->m * (double)problem->k * (double)item
+                             <= GM_DOTS_ROWS_BYTES;
+    const int axpy_rows = dots_rows || rows_layout;
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1)
                          || (rows_layout && direct_rows_fit(kern, problem, b_bytes))
                          || (problem->m <= kern->direct_shallow_rows
@@ -844,29 +892,138 @@ static void compute(const gm_problem *problem, int conjugate,
             && 2 * problem->n <= kern->nr) {
         kern = *kern->narrow;
     }
-    gm_kernel conj_kern;
     if (conjugate) {
-        conj_kern = conjugating(kern, family);
-        kern = &conj_kern;
+        plan->conj_kern = conjugating(kern, family);
+        kern = &plan->conj_kern;
     }
+    plan->kern = kern;
     /* Few columns and a short depth (points @ a 3 x 3 matrix): blocked
      * tiles would be mostly padding, the direct path reads A once. */
     const int narrow = 2 * problem->n <= kern->nr && problem->k <= 16;
     const double direct_max_flops = rows_layout && kern->direct_rows_max_flops > kern->direct_max_flops
                                     ? kern->direct_rows_max_flops : kern->direct_max_flops;
     const int worth_packing = problem->k > 0 && flops > direct_max_flops;
-    int blocked = worth_packing && !vector && !narrow;
-    gm_problem laid_out = blocked ? *problem : direct_layout(problem, conjugate);
+    plan->blocked = worth_packing && !vector && !narrow;
+    plan->laid_out = plan->blocked ? *problem : direct_layout(problem, conjugate);
     /* A layout the direct path cannot stream either way (B with strided
      * rows, few rows of A) would go through its scalar loop: packing
      * absorbs any strides. */
-    if (!blocked && worth_packing && !conjugate && problem->m > 1 && problem->n > 1
-            && !streams_well(&laid_out, item)) {
-        blocked = 1;
-        laid_out = *problem;
+    if (!plan->blocked && worth_packing && !conjugate && problem->m > 1 && problem->n > 1
+            && !streams_well(&plan->laid_out, item)) {
+        plan->blocked = 1;
+        plan->laid_out = *problem;
     }
-    void *b_copy = blocked || conjugate ? NULL : b_in_rows(&laid_out, kern, item);
-    const gm_problem *p = &laid_out;
+}
+
+/* A product on the direct path that does not stream as given (or, for
+ * complex, streams only as dot products, which pay two lane sums and
+ * their combining per element) can be made to by copying one operand in
+ * rows (C order), up to GM_B_ROWS_COPY_MAX_BYTES:
+ *   - B, when C has contiguous columns: rows of C then stay in registers,
+ *     A read in any layout (complex128 (52 x 838) @ (838 x 3), B in
+ *     Fortran order, went packed in 41 us, 11 us so; float32 (12 x 75) @
+ *     (75 x 10), both in Fortran order, took 3.7 us in the plain loop,
+ *     1.3 so);
+ *   - A, for real types when B has contiguous columns and A is the
+ *     smaller: dot products (float64 (4 x 59) @ (59 x 202), both in
+ *     Fortran order: 5.4 us packed, 8.0 copying B).
+ * Real products that stream as dot products decide in b_in_rows. */
+typedef enum { STAGE_NONE, STAGE_A, STAGE_B } stage_choice;
+
+/* Which operand to copy, if one can be (the caller decides whether it
+ * pays against the plan as given). */
+static stage_choice stage_for(const gm_problem *p, int conjugate)
+{
+    const ptrdiff_t item = (ptrdiff_t)gm_item_size(p->type);
+    const int complex = is_complex(p->type) && p->type != GM_CLONGDOUBLE;
+    const int real = p->type == GM_FLOAT32 || p->type == GM_FLOAT64;
+    if (!(real || complex) || conjugate || p->m < 2 || p->n < 2 || p->k < 1) {
+        return STAGE_NONE;
+    }
+    const double a_bytes = operand_bytes(p, &p->a, p->m, p->k);
+    const double b_bytes = operand_bytes(p, &p->b, p->k, p->n);
+    const int b_ok = p->b.col_stride != item && p->c.col_stride == item
+                     && b_bytes <= GM_B_ROWS_COPY_MAX_BYTES;
+    const int a_ok = real && p->a.col_stride != item && p->b.row_stride == item
+                     && a_bytes <= GM_B_ROWS_COPY_MAX_BYTES;
+    /* Complex rows of C at most 32 bytes wide would leave the vectors
+     * of the register form half empty or more: dot products then do
+     * less work (complex64 (33 x 1207) @ (1207 x 2): 5.0 us as dots, 11.9
+     * in rows). */
+    if (complex && p->a.col_stride == item && p->b.row_stride == item
+            && p->n * item <= 32) {
+        return STAGE_NONE;
+    }
+    if (a_ok && (!b_ok || a_bytes < b_bytes)) {
+        return STAGE_A;
+    }
+    return b_ok ? STAGE_B : STAGE_NONE;
+}
+
+/* Copies the operand that stage_for chose when the direct path then
+ * streams the product; *plan is then the copy's.  Returns the copy to
+ * free, or NULL. */
+static void *stage_operand(const gm_problem *problem, int conjugate,
+                           path_plan *plan)
+{
+    const ptrdiff_t item = (ptrdiff_t)gm_item_size(problem->type);
+    const stage_choice choice = stage_for(problem, conjugate);
+    if (choice == STAGE_NONE) {
+        return NULL;
+    }
+    if (!is_complex(problem->type)) {
+        const gm_problem given = direct_layout(problem, conjugate);
+        if (streams_well(&given, item)) {
+            return NULL;
+        }
+        /* Instead of packed blocks, which absorb any layout, only when the
+         * copy is small next to the product's other operand: B at most a
+         * quarter of A's rows, or A of few rows (dot products along B's
+         * columns).  float64 (22 x 302) @ (302 x 72), both in Fortran
+         * order: 16 us packed, 32 as dots of a copy of A. */
+        if (plan->blocked && !(choice == STAGE_B ? 4 * problem->n <= problem->m
+                                                 : problem->m <= 8)) {
+            return NULL;
+        }
+    }
+    /* The plan for the copied layout (only the strides matter to it). */
+    gm_problem staged = *problem;
+    gm_operand *op = choice == STAGE_A ? &staged.a : &staged.b;
+    const ptrdiff_t cols = choice == STAGE_A ? problem->k : problem->n;
+    op->row_stride = cols * item;
+    op->col_stride = item;
+    path_plan staged_plan;
+    plan_path(&staged, conjugate, &staged_plan);
+    if (staged_plan.blocked || !streams_well(&staged_plan.laid_out, item)) {
+        return NULL;
+    }
+    staged = *problem;
+    op = choice == STAGE_A ? &staged.a : &staged.b;
+    void *copy = choice == STAGE_A ? copy_to_rows(problem, op, problem->m, problem->k)
+                                   : copy_to_rows(problem, op, problem->k, problem->n);
+    if (copy != NULL) {
+        plan_path(&staged, conjugate, plan);
+    }
+    return copy;
+}
+
+/* Computes the product (of conj(A) when `conjugate`) on the chosen path and
+ * threads.  Floating-point flags raised on other threads are added to
+ * *fp_flags. */
+static void compute(const gm_problem *problem, int conjugate,
+                    atomic_int *fp_flags)
+{
+    const ptrdiff_t item = (ptrdiff_t)gm_item_size(problem->type);
+    path_plan plan;
+    plan_path(problem, conjugate, &plan);
+    void *copy = stage_operand(problem, conjugate, &plan);
+    if (copy == NULL && !plan.blocked && !conjugate) {
+        copy = b_in_rows(&plan.laid_out, plan.kern, item);
+    }
+    const gm_kernel *kern = plan.kern;
+    const int blocked = plan.blocked;
+    const gm_problem *p = &plan.laid_out;
+    const double flops = (double)problem->m * (double)problem->n * (double)problem->k;
     /* A vector product (or one of few rows) reads each element of the
      * matrix once: memory bound, it gains from a second thread on a
      * smaller problem. */
@@ -888,7 +1045,7 @@ static void compute(const gm_problem *problem, int conjugate,
         kern->direct(p, 0, p->batch);
     }
     gm_threads_end();
-    free(b_copy);
+    free(copy);
 }
 
 /* Whether float16 matrices (batch of rows x cols) hold a NaN, or with

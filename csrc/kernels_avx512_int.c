@@ -1062,6 +1062,9 @@ static const gm_kernel avx512_c64 = {
     .direct_max_rows = 4,
     .direct_shallow_rows = INT_MAX, .direct_shallow_depth = INT_MAX,
     .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
+    /* dot products (B in Fortran order) of at most 4 columns, whose
+     * packed tiles would be mostly padding */
+    .direct_max_cols = 4,
 };
 
 static const gm_kernel avx512_c128 = {
@@ -1079,6 +1082,7 @@ static const gm_kernel avx512_c128 = {
     .direct_max_rows = 4,
     .direct_shallow_rows = INT_MAX, .direct_shallow_depth = INT_MAX,
     .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
+    .direct_max_cols = 2,
 };
 
 const gm_kernel_table gm_avx512_int_kernels = {

@@ -341,6 +341,87 @@ def test_many_rows_of_few_columns_fortran_b(dtype, shapes, restore_threads):
         assert_bitwise_equal(ours(a, b_fortran), ours(a, b))
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
+@pytest.mark.parametrize("m,k,n", [(40, 300, 1), (40, 300, 2), (2, 300, 40),
+                                   (3, 300, 41), (7, 3000, 2), (33, 1207, 2)])
+def test_dot_products_grouped_either_way_give_the_same_bits(dtype, m, k, n,
+                                                            restore_threads):
+    """Dot products (B in Fortran order) of one to three rows or columns
+    against many: grouped along either side, in groups of 1 to 4, every
+    element is the same sum as computed alone, for every thread count.
+    (Complex rows of C over 32 bytes go in rows of a copy of B instead,
+    see the next test.)"""
+    if dtype.kind == "c" and n * dtype.itemsize > 32:
+        pytest.skip("complex products of these columns copy B in rows")
+    a = make_values(dtype, (m, k), (21, 1.0, 0.0))
+    b = _fortran_matrices(make_values(dtype, (k, n), (22, 1.0, 0.0)))
+    assert_matches_numpy(a, b)
+    gufunc_matmul.set_num_threads(1)
+    whole = ours(a, b)
+    assert_bitwise_equal(np.concatenate([ours(a[i:i + 1], b) for i in range(m)]), whole)
+    assert_bitwise_equal(np.concatenate([ours(a, b[:, j:j + 1]) for j in range(n)], axis=1),
+                         whole)
+    for count in THREAD_COUNTS[1:]:
+        gufunc_matmul.set_num_threads(count)
+        assert_bitwise_equal(ours(a, b), whole)
+
+
+def _fortran_matrices(x):
+    """x with the same values, each matrix in Fortran order."""
+    f = np.swapaxes(np.swapaxes(x, -1, -2).copy(), -1, -2)
+    assert f.shape == x.shape and (f.ndim < 2 or f.strides[-2] == f.itemsize)
+    return f
+
+
+# (dtypes, shape of A, shape of B, layout of A, layout of B, the operand
+# copied in rows): products the direct path cannot stream as given (or,
+# for complex, only as dot products of many columns).
+STAGED = [
+    ("fd", (12, 75), (75, 10), "F", "F", "b"),
+    ("fd", (2013, 4), (4, 7), "F", "F", "b"),
+    ("fd", (4, 59), (59, 202), "F", "F", "a"),
+    ("fd", (3, 42), (42, 38), "F", "F", "a"),
+    ("fd", (6, 12, 30), (30, 9), "F", "F", "b"),
+    ("fd", (40, 30), (30, 11), "C", "every-other", "b"),
+    ("FD", (52, 838), (838, 5), "C", "F", "b"),
+    ("FD", (500, 300), (300, 8), "C", "F", "b"),
+    ("FD", (3, 42), (42, 38), "F", "F", "b"),
+    ("FD", (4, 40, 30), (4, 30, 12), "C", "F", "b"),
+]
+
+
+def _laid_out(x, layout):
+    if layout == "F":
+        return _fortran_matrices(x)
+    if layout == "every-other":
+        wide = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), x.dtype)
+        wide[..., ::2] = x
+        return wide[..., ::2]
+    return x
+
+
+@pytest.mark.parametrize("dtypes,shape_a,shape_b,layout_a,layout_b,copied", STAGED,
+                         ids=[f"{c[1]}@{c[2]}-{c[3]}{c[4]}" for c in STAGED])
+def test_operand_copied_in_rows_gives_its_bits(dtypes, shape_a, shape_b, layout_a,
+                                               layout_b, copied, restore_threads):
+    """A product that the direct path reads only through its plain loop
+    (or complex dot products of many columns) runs on a copy of one
+    operand in rows: every element has the bits of the product of that
+    copy, for every thread count, and NumPy's value."""
+    for dtype in (np.dtype(c) for c in dtypes):
+        a = make_values(dtype, shape_a, (19, 1.0, 0.0))
+        b = make_values(dtype, shape_b, (20, 1.0, 0.0))
+        a_given, b_given = _laid_out(a, layout_a), _laid_out(b, layout_b)
+        assert_matches_numpy(a_given, b_given)
+        for n in THREAD_COUNTS:
+            gufunc_matmul.set_num_threads(n)
+            if copied == "a":
+                expected = ours(np.ascontiguousarray(a_given), b_given)
+            else:
+                expected = ours(a_given, np.ascontiguousarray(b_given))
+            assert_bitwise_equal(ours(a_given, b_given), expected)
+
+
 @settings(max_examples=max(10, settings.default.max_examples // 5))
 @given(data=st.data())
 def test_thin_products_same_bits_for_every_thread_count(data):
