@@ -924,11 +924,12 @@ static void plan_path(const gm_problem *problem, int conjugate,
  *     Fortran order, went packed in 41 us, 11 us so; float32 (12 x 75) @
  *     (75 x 10), both in Fortran order, took 3.7 us in the plain loop,
  *     1.3 so);
- *   - A, for real types when B has contiguous columns and A is the
- *     smaller: dot products (float64 (4 x 59) @ (59 x 202), both in
- *     Fortran order: 5.4 us packed, 8.0 copying B).
+ *   - A, when B has contiguous columns and A is the smaller: dot
+ *     products (float64 (4 x 59) @ (59 x 202), both in Fortran order:
+ *     5.4 us packed, 8.0 copying B, 4.0 copying A).
  * Real products that stream as dot products decide in b_in_rows. */
 typedef enum { STAGE_NONE, STAGE_A, STAGE_B } stage_choice;
+#define GM_STAGE_B_MIN_ROWS 16
 
 /* Which operand to copy, if one can be (the caller decides whether it
  * pays against the plan as given). */
@@ -944,7 +945,7 @@ static stage_choice stage_for(const gm_problem *p, int conjugate)
     const double b_bytes = operand_bytes(p, &p->b, p->k, p->n);
     const int b_ok = p->b.col_stride != item && p->c.col_stride == item
                      && b_bytes <= GM_B_ROWS_COPY_MAX_BYTES;
-    const int a_ok = real && p->a.col_stride != item && p->b.row_stride == item
+    const int a_ok = p->a.col_stride != item && p->b.row_stride == item
                      && a_bytes <= GM_B_ROWS_COPY_MAX_BYTES;
     /* Complex rows of C at most 32 bytes wide would leave the vectors
      * of the register form half empty or more: dot products then do
@@ -971,8 +972,18 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
     if (choice == STAGE_NONE) {
         return NULL;
     }
-    if (!is_complex(problem->type)) {
-        const gm_problem given = direct_layout(problem, conjugate);
+    const gm_problem given = direct_layout(problem, conjugate);
+    if (is_complex(problem->type)) {
+        /* Complex dots (or packed blocks) hold out against a copy of B
+         * that is not amortized over enough rows: an element copied
+         * costs about as much as 8 to 16 complex multiply-adds (complex64
+         * (9 x 1599) @ (1599 x 16): 17 us as dots, 20 with B copied). */
+        if (choice == STAGE_B && problem->m < GM_STAGE_B_MIN_ROWS
+                && (plan->blocked || streams_well(&given, item))) {
+            return NULL;
+        }
+    }
+    else {
         if (streams_well(&given, item)) {
             return NULL;
         }
