@@ -366,6 +366,28 @@ def test_dot_products_grouped_either_way_give_the_same_bits(dtype, m, k, n,
         assert_bitwise_equal(ours(a, b), whole)
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 8, 9])
+def test_shallow_products_have_the_bits_of_narrow_ones(dtype, k, restore_threads):
+    """Products of depth at most 8 run row by row across all of B: every
+    element is the same chain of multiply-adds as in a product of 16
+    columns or fewer (blocks of rows), or of one row, for every thread
+    count; columns past the last whole vector included."""
+    m, n = 301, 158
+    a = make_values(dtype, (m, k), (23, 1.0, 0.0))
+    b = make_values(dtype, (k, n), (24, 1.0, 0.0))
+    assert_matches_numpy(a, b)
+    gufunc_matmul.set_num_threads(1)
+    whole = ours(a, b)
+    strips = np.concatenate([ours(a, b[:, j:j + 16]) for j in range(0, n, 16)], axis=1)
+    assert_bitwise_equal(strips, whole)
+    rows = np.concatenate([ours(a[i:i + 1], b) for i in range(0, m, 7)])
+    assert_bitwise_equal(rows, whole[::7])
+    for count in THREAD_COUNTS[1:]:
+        gufunc_matmul.set_num_threads(count)
+        assert_bitwise_equal(ours(a, b), whole)
+
+
 def _fortran_matrices(x):
     """x with the same values, each matrix in Fortran order."""
     f = np.swapaxes(np.swapaxes(x, -1, -2).copy(), -1, -2)
