@@ -26,6 +26,11 @@ static ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b)
 }
 
 #include "gm_pack_x86.h"
+#include "gm_short_dots.h"
+
+/* Dot products shallower than this (two vectors of float64, one of
+ * float32) run as scalar chains (GM_DEFINE_SHORT_DOTS). */
+#define GM_SHORT_DOT_MAX 16
 
 /* ---- packing ----------------------------------------------------------- */
 
@@ -156,7 +161,7 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
  */
 #define DEFINE_DIRECT(NAME, T, VEC, LANES, MASK_T, SET1, MASKZ_LOADU, FMADD,  \
                       ZERO, MASK_STOREU, LOAD_SCALAR, STORE_SCALAR, LOADU,    \
-                      ADD, REDUCE, STOREU, FAMILY)                            \
+                      ADD, REDUCE4, STOREU, SHORT_DOTS, FAMILY)               \
     /* Rows [i0, i0 + rows) of C, columns from j0 in nv vectors: one     \
      * chain of multiply-adds per vector and row, rows x nv chains        \
      * in flight together (at most 16). */                                \
@@ -284,8 +289,8 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
     }                                                                         \
     /* Rows [i0, i0 + rows) of a matrix-vector product with contiguous    \
      * rows: dot products, four vectors of partial sums each (summed in   \
-     * another order than p = 0, 1, ...), the same for a row whichever    \
-     * group it falls in. */                                              \
+     * another order than p = 0, 1, ...), their lanes summed four rows at \
+     * once (REDUCE4), the same for a row whichever group it falls in. */  \
     static inline __attribute__((always_inline)) void NAME##_dots_rows(       \
         const gm_problem *pr, const char *a, const char *b, char *c,          \
         ptrdiff_t i0, const int rows)                                         \
@@ -307,26 +312,46 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                 }                                                             \
             }                                                                 \
         }                                                                     \
-        for (; p < pr->k; p += LANES) {                                       \
-            const ptrdiff_t left = pr->k - p;                                 \
-            const MASK_T mask = left >= LANES ? (MASK_T)~(MASK_T)0            \
-                              : (MASK_T)(((MASK_T)1 << left) - 1);            \
+        for (; p + LANES <= pr->k; p += LANES) {                              \
+            const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                     \
+            const VEC bv = LOADU(b + o);                                      \
+            for (int q = 0; q < rows; ++q) {                                  \
+                t[q][0] = FMADD(LOADU(row[q] + o), bv, t[q][0]);              \
+            }                                                                 \
+        }                                                                     \
+        if (p < pr->k) {                                                      \
+            const MASK_T mask = (MASK_T)(((MASK_T)1 << (pr->k - p)) - 1);     \
             const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                     \
             const VEC bv = MASKZ_LOADU(mask, b + o);                          \
             for (int q = 0; q < rows; ++q) {                                  \
                 t[q][0] = FMADD(MASKZ_LOADU(mask, row[q] + o), bv, t[q][0]);  \
             }                                                                 \
         }                                                                     \
+        /* Rows shorter than four vectors have only the first chain. */    \
+        const int one_chain = pr->k < 4 * LANES;                              \
+        VEC v[4];                                                             \
+        for (int q = 0; q < 4; ++q) {                                         \
+            v[q] = q >= rows ? ZERO()                                         \
+                   : one_chain ? t[q][0]                                      \
+                   : ADD(ADD(t[q][0], t[q][1]), ADD(t[q][2], t[q][3]));       \
+        }                                                                     \
+        T sums[4];                                                            \
+        REDUCE4(v[0], v[1], v[2], v[3], sums);                                \
         for (int q = 0; q < rows; ++q) {                                      \
-            STORE_SCALAR(c + (i0 + q) * pr->c.row_stride,                     \
-                         REDUCE(ADD(ADD(t[q][0], t[q][1]),                    \
-                                    ADD(t[q][2], t[q][3]))));                 \
+            STORE_SCALAR(c + (i0 + q) * pr->c.row_stride, sums[q]);           \
         }                                                                     \
     }                                                                         \
-    /* Four rows at a time keep four streams from memory in flight. */     \
+    /* Four rows at a time keep four streams from memory in flight; rows  \
+     * shorter than 16 as scalar chains (their lane sums cost more: float64 \
+     * (100000 x 8) @ (8,), one thread: 212 us, 99 so). */                 \
     static void NAME##_dots(const gm_problem *pr, const char *a,              \
                             const char *b, char *c)                           \
     {                                                                         \
+        if (pr->k < GM_SHORT_DOT_MAX) {                                       \
+            SHORT_DOTS(a, pr->a.row_stride, pr->m, b, pr->k, c,               \
+                       pr->c.row_stride);                                     \
+            return;                                                           \
+        }                                                                     \
         ptrdiff_t i0 = 0;                                                     \
         for (; i0 + 4 <= pr->m; i0 += 4) {                                    \
             NAME##_dots_rows(pr, a, b, c, i0, 4);                             \
@@ -374,6 +399,21 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
          * bits): rows of at most half a vector, where whole 4- or 8-lane \
          * vectors beat masked ones, and up to 4 rows of many columns,     \
          * where accumulators on the stack stream B faster. */            \
+        /* A matrix-vector product shorter than a vector: as dots, one     \
+         * scalar chain per row (GM_DEFINE_SHORT_DOTS), the rows form's     \
+         * order. */                                                        \
+        if (vector_ok && pr->n == 1 && pr->k < GM_SHORT_DOT_MAX               \
+                && pr->a.col_stride == (ptrdiff_t)sizeof(T)                   \
+                && pr->b.row_stride == (ptrdiff_t)sizeof(T)) {                \
+            for (ptrdiff_t s = first; s < last; ++s) {                        \
+                SHORT_DOTS(pr->a.data + s * pr->a.batch_stride,               \
+                           pr->a.row_stride, pr->m,                           \
+                           pr->b.data + s * pr->b.batch_stride, pr->k,        \
+                           pr->c.data + s * pr->c.batch_stride,               \
+                           pr->c.row_stride);                                 \
+            }                                                                 \
+            return;                                                           \
+        }                                                                     \
         if (vector_ok && !dots_ok && pr->n > 1                                \
                 && ((pr->m > 1 && 2 * pr->n <= LANES)                         \
                     || (pr->m <= 4 && pr->n > 4 * LANES))) {                  \
@@ -429,16 +469,56 @@ static inline void put_f32(char *p, float v)
     memcpy(p, &v, sizeof v);
 }
 
+/* The lane sums of four vectors at once, each in the same tree (halves
+ * of 256, then 128 bits, then neighbours, the lower half always the
+ * first operand, so that even NaN payloads do not depend on the group):
+ * a few shuffles for four rows instead of a reduction each, which cost
+ * more than the multiply-adds of rows of 16-32 elements (float64 (100000
+ * x 16) @ (16,): 144 us, NumPy 101). */
+GM_INLINE void reduce4_pd(__m512d v0, __m512d v1, __m512d v2, __m512d v3,
+                          double *out)
+{
+    const __m512d s01 = _mm512_add_pd(_mm512_shuffle_f64x2(v0, v1, 0x44),
+                                      _mm512_shuffle_f64x2(v0, v1, 0xEE));
+    const __m512d s23 = _mm512_add_pd(_mm512_shuffle_f64x2(v2, v3, 0x44),
+                                      _mm512_shuffle_f64x2(v2, v3, 0xEE));
+    const __m512d r = _mm512_add_pd(_mm512_shuffle_f64x2(s01, s23, 0x88),
+                                    _mm512_shuffle_f64x2(s01, s23, 0xDD));
+    const __m512d w = _mm512_add_pd(r, _mm512_permute_pd(r, 0x55));
+    _Alignas(64) double lanes[8];
+    _mm512_store_pd(lanes, w);
+    out[0] = lanes[0], out[1] = lanes[2], out[2] = lanes[4], out[3] = lanes[6];
+}
+
+GM_INLINE void reduce4_ps(__m512 v0, __m512 v1, __m512 v2, __m512 v3,
+                          float *out)
+{
+    const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(v0, v1, 0x44),
+                                     _mm512_shuffle_f32x4(v0, v1, 0xEE));
+    const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(v2, v3, 0x44),
+                                     _mm512_shuffle_f32x4(v2, v3, 0xEE));
+    const __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88),
+                                   _mm512_shuffle_f32x4(s01, s23, 0xDD));
+    const __m512 u = _mm512_add_ps(t, _mm512_permute_ps(t, 0x4E));
+    const __m512 w = _mm512_add_ps(u, _mm512_permute_ps(u, 0xB1));
+    _Alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, w);
+    out[0] = lanes[0], out[1] = lanes[4], out[2] = lanes[8], out[3] = lanes[12];
+}
+
+GM_DEFINE_SHORT_DOTS(short_dots_f64, double, get_f64, put_f64, __builtin_fma)
+GM_DEFINE_SHORT_DOTS(short_dots_f32, float, get_f32, put_f32, __builtin_fmaf)
+
 DEFINE_DIRECT(direct_f64, double, __m512d, 8, __mmask8, _mm512_set1_pd,
               _mm512_maskz_loadu_pd, _mm512_fmadd_pd, _mm512_setzero_pd,
               _mm512_mask_storeu_pd, get_f64, put_f64, _mm512_loadu_pd,
-              _mm512_add_pd, _mm512_reduce_add_pd, _mm512_storeu_pd,
-              GM_FAM_F64)
+              _mm512_add_pd, reduce4_pd, _mm512_storeu_pd,
+              short_dots_f64, GM_FAM_F64)
 DEFINE_DIRECT(direct_f32, float, __m512, 16, __mmask16, _mm512_set1_ps,
               _mm512_maskz_loadu_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
               _mm512_mask_storeu_ps, get_f32, put_f32, _mm512_loadu_ps,
-              _mm512_add_ps, _mm512_reduce_add_ps, _mm512_storeu_ps,
-              GM_FAM_F32)
+              _mm512_add_ps, reduce4_ps, _mm512_storeu_ps,
+              short_dots_f32, GM_FAM_F32)
 
 /* float16 small products: the AVX2 set's loops (F16C conversions, float
  * sums of exact products in order, as here). */

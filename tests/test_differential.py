@@ -595,3 +595,22 @@ def test_bool_true_bytes_without_common_bits(m, k, n, bytes_a, bytes_b):
     expected = np.zeros((m, n), np.uint8)
     expected[m - 1, n - 1] = 1
     assert_array_equal(matmul(a.view(bool), b.view(bool)).view(np.uint8), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
+@pytest.mark.parametrize("k", [1, 3, 8, 15, 16, 40])
+@pytest.mark.parametrize("step", [-1, 2, -3], ids=["reversed", "every-other", "back-by-3"])
+def test_matrix_times_strided_vector(dtype, k, step):
+    """Short and long rows times a vector read with any step (the scalar
+    chains and the lane sums of dot products), and strided rows, through
+    matmul and matvec (whose vector has a unit column step): exact values
+    give NumPy's results bit for bit."""
+    rng = np.random.default_rng(k)
+    a = rng.integers(-9, 9, (37, k * 3)).astype(dtype)
+    x = rng.integers(-9, 9, k * 3).astype(dtype)
+    vec = x[::step][:k]
+    for rows in (a[:, :k], a[:, ::3][:, :k], a[::-1, -k:]):
+        expected = np.matmul(rows, vec)
+        assert_array_equal(gufunc_matmul.matmul(rows, vec), expected)
+        assert_array_equal(gufunc_matmul.matmul(vec, rows.T), expected)
+        assert_array_equal(gufunc_matmul.matvec(rows, vec), expected)

@@ -343,12 +343,16 @@ def test_many_rows_of_few_columns_fortran_b(dtype, shapes, restore_threads):
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
 @pytest.mark.parametrize("m,k,n", [(40, 300, 1), (40, 300, 2), (2, 300, 40),
-                                   (3, 300, 41), (7, 3000, 2), (33, 1207, 2)])
+                                   (3, 300, 41), (7, 3000, 2), (33, 1207, 2),
+                                   (41, 3, 1), (41, 12, 1), (3, 12, 41), (42, 24, 1), (6, 40, 3),
+                                   (43, 70, 1)])
 def test_dot_products_grouped_either_way_give_the_same_bits(dtype, m, k, n,
                                                             restore_threads):
-    """Dot products (B in Fortran order) of one to three rows or columns
-    against many: grouped along either side, in groups of 1 to 4, every
-    element is the same sum as computed alone, for every thread count.
+    """Dot products (B in Fortran order, or a vector) of one to three rows
+    or columns against many: grouped along either side, in groups of 1 to
+    4 (lane sums of four rows at once), or as scalar chains when short,
+    every element is the same sum as computed alone, for every thread
+    count.
     (Complex rows of C over 32 bytes go in rows of a copy of B instead,
     see the next test.)"""
     if dtype.kind == "c" and n * dtype.itemsize > 32:
