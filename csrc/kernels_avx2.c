@@ -572,7 +572,8 @@ static void direct_f64_strips(const gm_problem *pr, ptrdiff_t first,
                 case 5: NAME##_k(ai, acs, bs, brs, ci, n, 5); break;          \
                 case 6: NAME##_k(ai, acs, bs, brs, ci, n, 6); break;          \
                 case 7: NAME##_k(ai, acs, bs, brs, ci, n, 7); break;          \
-                default: NAME##_k(ai, acs, bs, brs, ci, n, 8); break;         \
+                case 8: NAME##_k(ai, acs, bs, brs, ci, n, 8); break;          \
+                default: break;   /* only depths 1 to 8 come here */          \
                 }                                                             \
             }                                                                 \
         }                                                                     \
@@ -624,7 +625,7 @@ static void direct_f64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
         direct_f64_scalar(pr, first, last);
         return;
     }
-    if (pr->k <= GM_SHALLOW_DEPTH && n > 16) {
+    if (pr->k >= 1 && pr->k <= GM_SHALLOW_DEPTH && n > 16) {
         shallow_f64(pr, first, last);
         return;
     }
@@ -773,7 +774,7 @@ static void direct_f32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
         direct_f32_scalar(pr, first, last);
         return;
     }
-    if (pr->k <= GM_SHALLOW_DEPTH && n > 16) {
+    if (pr->k >= 1 && pr->k <= GM_SHALLOW_DEPTH && n > 16) {
         shallow_f32(pr, first, last);
         return;
     }
