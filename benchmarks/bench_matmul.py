@@ -77,6 +77,12 @@ def all_cases() -> List[BenchCase]:
     cases += [gram_case("float64", 20000, 256), gram_case("float32", 100000, 64)]
     # Small squares, where the fixed cost of a call shows.
     cases += [rect_case("float64", 33, 33, 33), rect_case("float32", 50, 50, 50)]
+    # Layouts and short rows: x @ W.T of a few rows (W in C order, so B in
+    # Fortran order), both operands transposed, points @ a 3-vector.
+    cases += [rect_case("float32", 32, 768, 3072, fortran_b=True),
+              rect_case("float32", 12, 75, 10, fortran_a=True, fortran_b=True),
+              rect_case("complex128", 52, 838, 3, fortran_b=True),
+              matvec_case("float64", 3, rows=100000)]
     if hasattr(np, "vecdot"):   # NumPy 2.2+
         for dtype in ("float64", "complex128", "complex64"):
             cases += [vector_function_case("vecdot", dtype, 1000, count=1000)]

@@ -503,16 +503,21 @@ def stack_case(dtype, batch: int, n: int, seed: int = 0) -> BenchCase:
                      _flops(dt, batch, n, n, n))
 
 
-def matvec_case(dtype, n: int, vector_first: bool = False, seed: int = 0) -> BenchCase:
+def matvec_case(dtype, n: int, vector_first: bool = False, seed: int = 0,
+                rows: int = 0) -> BenchCase:
+    """An n x n matrix (rows x n when `rows`) times an n-vector, or the
+    vector times the matrix."""
     dt = np.dtype(dtype)
+    m = rows or n
 
     def make():
         rng = np.random.default_rng(seed)
-        mat, vec = _random(dt, (n, n), rng), _random(dt, (n,), rng)
+        mat = _random(dt, (n, m) if vector_first else (m, n), rng)
+        vec = _random(dt, (n,), rng)
         return (vec, mat) if vector_first else (mat, vec)
 
-    shape = f"{n} @ {n}x{n}" if vector_first else f"{n}x{n} @ {n}"
-    return BenchCase(dt.name, shape, make, _flops(dt, 1, 1, n, n))
+    shape = f"{n} @ {n}x{m}" if vector_first else f"{m}x{n} @ {n}"
+    return BenchCase(dt.name, shape, make, _flops(dt, 1, 1, n, m))
 
 
 def vector_function_case(function: str, dtype, n: int, count: int = 1,
@@ -552,16 +557,19 @@ def strided_case(dtype, n: int, step: int = 2, seed: int = 0) -> BenchCase:
 
 
 def rect_case(dtype, m: int, k: int, n: int, seed: int = 0,
-              fortran_b: bool = False) -> BenchCase:
+              fortran_b: bool = False, fortran_a: bool = False) -> BenchCase:
     dt = np.dtype(dtype)
 
     def make():
         rng = np.random.default_rng(seed)
         b = _random(dt, (k, n), rng)
-        return _random(dt, (m, k), rng), np.asfortranarray(b) if fortran_b else b
+        a = _random(dt, (m, k), rng)
+        return (np.asfortranarray(a) if fortran_a else a,
+                np.asfortranarray(b) if fortran_b else b)
 
-    label = f"{m}x{k} @ {k}x{n}" + (", B in Fortran order" if fortran_b else "")
-    return BenchCase(dt.name, label, make, _flops(dt, 1, m, k, n))
+    order = {(False, True): ", B in Fortran order", (True, False): ", A in Fortran order",
+             (True, True): ", both in Fortran order"}.get((fortran_a, fortran_b), "")
+    return BenchCase(dt.name, f"{m}x{k} @ {k}x{n}" + order, make, _flops(dt, 1, m, k, n))
 
 
 def gram_case(dtype, rows: int, cols: int, seed: int = 0) -> BenchCase:
