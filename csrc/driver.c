@@ -1003,6 +1003,7 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
     /* The plan for the copied layout (only the strides matter to it). */
     gm_problem staged = *problem;
     gm_operand *op = choice == STAGE_A ? &staged.a : &staged.b;
+    const ptrdiff_t rows = choice == STAGE_A ? problem->m : problem->k;
     const ptrdiff_t cols = choice == STAGE_A ? problem->k : problem->n;
     op->row_stride = cols * item;
     op->col_stride = item;
@@ -1011,10 +1012,8 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
     if (staged_plan.blocked || !streams_well(&staged_plan.laid_out, item)) {
         return NULL;
     }
-    staged = *problem;
-    op = choice == STAGE_A ? &staged.a : &staged.b;
-    void *copy = choice == STAGE_A ? copy_to_rows(problem, op, problem->m, problem->k)
-                                   : copy_to_rows(problem, op, problem->k, problem->n);
+    *op = choice == STAGE_A ? problem->a : problem->b;
+    void *copy = copy_to_rows(problem, op, rows, cols);
     if (copy != NULL) {
         plan_path(&staged, conjugate, plan);
     }

@@ -141,6 +141,24 @@ typedef struct gm_kernel {
 
 #define GM_MADD_SUM(t, a, b) ((t) += (a) * (b))
 
+/* Cases of a switch on a small count that pass it to F as a constant
+ * (F's last argument), so that an always-inline F unrolls its loops over
+ * it; the other arguments come first. */
+#define GM_CONST_CASE(F, K, ...) case K: F(__VA_ARGS__, K); break;
+#define GM_CONST_CASES_1_TO_3(F, ...)                                         \
+    GM_CONST_CASE(F, 1, __VA_ARGS__) GM_CONST_CASE(F, 2, __VA_ARGS__)         \
+    GM_CONST_CASE(F, 3, __VA_ARGS__)
+#define GM_CONST_CASES_1_TO_8(F, ...)                                         \
+    GM_CONST_CASES_1_TO_3(F, __VA_ARGS__) GM_CONST_CASE(F, 4, __VA_ARGS__)    \
+    GM_CONST_CASE(F, 5, __VA_ARGS__) GM_CONST_CASE(F, 6, __VA_ARGS__)         \
+    GM_CONST_CASE(F, 7, __VA_ARGS__) GM_CONST_CASE(F, 8, __VA_ARGS__)
+#define GM_CONST_CASES_1_TO_16(F, ...)                                        \
+    GM_CONST_CASES_1_TO_8(F, __VA_ARGS__) GM_CONST_CASE(F, 9, __VA_ARGS__)    \
+    GM_CONST_CASE(F, 10, __VA_ARGS__) GM_CONST_CASE(F, 11, __VA_ARGS__)       \
+    GM_CONST_CASE(F, 12, __VA_ARGS__) GM_CONST_CASE(F, 13, __VA_ARGS__)       \
+    GM_CONST_CASE(F, 14, __VA_ARGS__) GM_CONST_CASE(F, 15, __VA_ARGS__)       \
+    GM_CONST_CASE(F, 16, __VA_ARGS__)
+
 enum { GM_C_SAME, GM_C_WRAP, GM_C_WIDE };
 
 /* The element families: types that share arithmetic share kernels. */

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "gm_kernel.h"
+
 /* Dot products shorter than one vector (points @ a 3-vector): a lane sum
  * per row cost more than its multiply-adds, so each row is one scalar
  * chain of fused multiply-adds from zero in the order p, as the forms that
@@ -34,22 +36,7 @@
                      const char *vec, ptrdiff_t k, char *out, ptrdiff_t os)   \
     {                                                                         \
         switch (k) {                                                          \
-        case 1: NAME##_k(rows, rs, nrows, vec, out, os, 1); break;            \
-        case 2: NAME##_k(rows, rs, nrows, vec, out, os, 2); break;            \
-        case 3: NAME##_k(rows, rs, nrows, vec, out, os, 3); break;            \
-        case 4: NAME##_k(rows, rs, nrows, vec, out, os, 4); break;            \
-        case 5: NAME##_k(rows, rs, nrows, vec, out, os, 5); break;            \
-        case 6: NAME##_k(rows, rs, nrows, vec, out, os, 6); break;            \
-        case 7: NAME##_k(rows, rs, nrows, vec, out, os, 7); break;            \
-        case 8: NAME##_k(rows, rs, nrows, vec, out, os, 8); break;            \
-        case 9: NAME##_k(rows, rs, nrows, vec, out, os, 9); break;            \
-        case 10: NAME##_k(rows, rs, nrows, vec, out, os, 10); break;           \
-        case 11: NAME##_k(rows, rs, nrows, vec, out, os, 11); break;           \
-        case 12: NAME##_k(rows, rs, nrows, vec, out, os, 12); break;           \
-        case 13: NAME##_k(rows, rs, nrows, vec, out, os, 13); break;           \
-        case 14: NAME##_k(rows, rs, nrows, vec, out, os, 14); break;           \
-        case 15: NAME##_k(rows, rs, nrows, vec, out, os, 15); break;           \
-        case 16: NAME##_k(rows, rs, nrows, vec, out, os, 16); break;           \
+        GM_CONST_CASES_1_TO_16(NAME##_k, rows, rs, nrows, vec, out, os)       \
         default:                                                              \
             for (ptrdiff_t r = 0; r < nrows; ++r) {                           \
                 const char *row = rows + r * rs;                              \

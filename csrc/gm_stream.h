@@ -127,15 +127,8 @@ typedef void (*gm_axpy_fn)(const char *s, ptrdiff_t si, ptrdiff_t sp,
             NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os, 4); \
         }                                                                     \
         switch (nrows - r) {                                                  \
-        case 3:                                                               \
-            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os, 3); \
-            break;                                                            \
-        case 2:                                                               \
-            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os, 2); \
-            break;                                                            \
-        case 1:                                                               \
-            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os, 1); \
-            break;                                                            \
+        GM_CONST_CASES_1_TO_3(NAME##_dots_group, rows + r * rs, rs, vec, k,   \
+                              out + r * os, os)                               \
         default:                                                              \
             break;                                                            \
         }                                                                     \
@@ -456,18 +449,8 @@ static const float gm_minus_one_float = -1.0f;
                               conj, 4);                                       \
         }                                                                     \
         switch (nrows - r) {                                                  \
-        case 3:                                                               \
-            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os,    \
-                              conj, 3);                                       \
-            break;                                                            \
-        case 2:                                                               \
-            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os,    \
-                              conj, 2);                                       \
-            break;                                                            \
-        case 1:                                                               \
-            NAME##_dots_group(rows + r * rs, rs, vec, k, out + r * os, os,    \
-                              conj, 1);                                       \
-            break;                                                            \
+        GM_CONST_CASES_1_TO_3(NAME##_dots_group, rows + r * rs, rs, vec, k,   \
+                              out + r * os, os, conj)                         \
         default:                                                              \
             break;                                                            \
         }                                                                     \

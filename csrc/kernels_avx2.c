@@ -534,21 +534,23 @@ static void direct_f64_strips(const gm_problem *pr, ptrdiff_t first,
     {                                                                         \
         VEC x[GM_SHALLOW_DEPTH];                                              \
         for (int p = 0; p < K; ++p) {                                         \
-            x[p] = SET1(a + p * acs);                            \
+            x[p] = SET1(a + p * acs);                                         \
         }                                                                     \
         ptrdiff_t j = 0;                                                      \
         for (; j + LANES <= n; j += LANES) {                                  \
             VEC acc = ZERO();                                                 \
             for (int p = 0; p < K; ++p) {                                     \
-                acc = FMA(x[p], LOADU(b + p * brs + j * (ptrdiff_t)sizeof(T)), acc);    \
+                acc = FMA(x[p], LOADU(b + p * brs + j * (ptrdiff_t)sizeof(T)), \
+                          acc);                                               \
             }                                                                 \
-            STOREU(c + j * (ptrdiff_t)sizeof(T), acc);                                          \
+            STOREU(c + j * (ptrdiff_t)sizeof(T), acc);                        \
         }                                                                     \
         for (; j < n; ++j) {                                                  \
             T acc = 0;                                                        \
             for (int p = 0; p < K; ++p) {                                     \
                 acc = SCALAR_FMA(GET(a + p * acs),                            \
-                                 GET(b + p * brs + j * (ptrdiff_t)sizeof(T)), acc); \
+                                 GET(b + p * brs + j * (ptrdiff_t)sizeof(T)),  \
+                                 acc);                                        \
             }                                                                 \
             PUT(c + j * (ptrdiff_t)sizeof(T), acc);                           \
         }                                                                     \
@@ -565,14 +567,7 @@ static void direct_f64_strips(const gm_problem *pr, ptrdiff_t first,
                 const char *ai = as + i * ars;                                \
                 char *ci = cs + i * crs;                                      \
                 switch (k) {                                                  \
-                case 1: NAME##_k(ai, acs, bs, brs, ci, n, 1); break;          \
-                case 2: NAME##_k(ai, acs, bs, brs, ci, n, 2); break;          \
-                case 3: NAME##_k(ai, acs, bs, brs, ci, n, 3); break;          \
-                case 4: NAME##_k(ai, acs, bs, brs, ci, n, 4); break;          \
-                case 5: NAME##_k(ai, acs, bs, brs, ci, n, 5); break;          \
-                case 6: NAME##_k(ai, acs, bs, brs, ci, n, 6); break;          \
-                case 7: NAME##_k(ai, acs, bs, brs, ci, n, 7); break;          \
-                case 8: NAME##_k(ai, acs, bs, brs, ci, n, 8); break;          \
+                GM_CONST_CASES_1_TO_8(NAME##_k, ai, acs, bs, brs, ci, n)      \
                 default: break;   /* only depths 1 to 8 come here */          \
                 }                                                             \
             }                                                                 \

@@ -389,31 +389,17 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
     {                                                                         \
         const int vector_ok = pr->b.col_stride == (ptrdiff_t)sizeof(T)        \
                               && pr->c.col_stride == (ptrdiff_t)sizeof(T);    \
-        /* Dot products: of a matrix-vector product long enough for     \
-         * whole vectors, or with B in Fortran order. */                   \
+        /* Dot products: of a matrix-vector product (shorter than a     \
+         * vector as scalar chains, the rows form's order), or with B in  \
+         * Fortran order. */                                                \
         const int dots_ok = pr->a.col_stride == (ptrdiff_t)sizeof(T)          \
                             && pr->b.row_stride == (ptrdiff_t)sizeof(T)       \
-                            && (!vector_ok || (pr->n == 1 && pr->k >= LANES)); \
+                            && (!vector_ok || pr->n == 1);                    \
         /* Two shapes run faster on the AVX2 loops, which sum each        \
          * element in the same order with fused multiply-adds (the same    \
          * bits): rows of at most half a vector, where whole 4- or 8-lane \
          * vectors beat masked ones, and up to 4 rows of many columns,     \
          * where accumulators on the stack stream B faster. */            \
-        /* A matrix-vector product shorter than a vector: as dots, one     \
-         * scalar chain per row (GM_DEFINE_SHORT_DOTS), the rows form's     \
-         * order. */                                                        \
-        if (vector_ok && pr->n == 1 && pr->k < GM_SHORT_DOT_MAX               \
-                && pr->a.col_stride == (ptrdiff_t)sizeof(T)                   \
-                && pr->b.row_stride == (ptrdiff_t)sizeof(T)) {                \
-            for (ptrdiff_t s = first; s < last; ++s) {                        \
-                SHORT_DOTS(pr->a.data + s * pr->a.batch_stride,               \
-                           pr->a.row_stride, pr->m,                           \
-                           pr->b.data + s * pr->b.batch_stride, pr->k,        \
-                           pr->c.data + s * pr->c.batch_stride,               \
-                           pr->c.row_stride);                                 \
-            }                                                                 \
-            return;                                                           \
-        }                                                                     \
         if (vector_ok && !dots_ok && pr->n > 1                                \
                 && ((pr->m > 1 && 2 * pr->n <= LANES)                         \
                     || (pr->m <= 4 && pr->n > 4 * LANES))) {                  \
