@@ -793,6 +793,22 @@ static void *copy_to_rows(const gm_problem *p, gm_operand *op, ptrdiff_t rows,
     return copy;
 }
 
+/* Whether copying B in rows pays for dot products shallower than the
+ * kernel's short_dot_depth, which are scalar chains with the bits of the
+ * register form: about one cycle for two multiply-adds an element, against
+ * the register form's steps plus about 1.5 cycles an element of B copied,
+ * shared by the rows (float32 (33 x 4) @ (4 x 151), B in Fortran order:
+ * 3.7 us as dots, 1.4 so). */
+static int rows_beat_short_dots(const gm_kernel *kern, const gm_problem *p)
+{
+    const double lanes = kern->nr / 2;
+    const double vectors = ceil((double)p->n / lanes);
+    const double dots = (double)p->n * (0.5 * (double)p->k + 2.0);
+    const double rows = 0.55 * (double)p->k * vectors
+                        + 1.5 * (double)p->k * (double)p->n / (double)p->m;
+    return rows < dots;
+}
+
 /* B copied with contiguous columns for the broadcast form (see above), or
  * NULL to keep the dot products (also when out of memory: they need
  * none).  On success *p points at the copy. */
@@ -800,14 +816,18 @@ static void *b_in_rows(gm_problem *p, const gm_kernel *kern,
                        ptrdiff_t item)
 {
     const int real = p->type == GM_FLOAT32 || p->type == GM_FLOAT64;
-    if (!real || kern->direct_max_cols <= 0 || p->m < 8 || p->n < 2
-            || p->n > kern->direct_max_cols || p->k < 1
+    if (!real || kern->direct_max_cols <= 0 || p->m < 2 || p->n < 2 || p->k < 1
             || p->a.col_stride != item || p->b.row_stride != item
-            || p->b.col_stride == item || p->c.col_stride != item
-            || !rows_beat_dots(kern, p->n, p->k, item)) {
+            || p->b.col_stride == item || p->c.col_stride != item) {
         return NULL;
     }
-    if (operand_bytes(p, &p->b, p->k, p->n) > GM_B_ROWS_COPY_MAX_BYTES) {
+    /* Short dot products change no bits; longer ones only for many rows
+     * of few columns (a row computed alone stays a dot product). */
+    const int pays = p->k < kern->short_dot_depth
+                     ? rows_beat_short_dots(kern, p)
+                     : p->m >= 8 && p->n <= kern->direct_max_cols
+                       && rows_beat_dots(kern, p->n, p->k, item);
+    if (!pays || operand_bytes(p, &p->b, p->k, p->n) > GM_B_ROWS_COPY_MAX_BYTES) {
         return NULL;
     }
     return copy_to_rows(p, &p->b, p->k, p->n);
@@ -936,7 +956,8 @@ typedef enum { STAGE_NONE, STAGE_A, STAGE_B } stage_choice;
 
 /* Which operand to copy, if one can be (the caller decides whether it
  * pays against the plan as given). */
-static stage_choice stage_for(const gm_problem *p, int conjugate)
+static stage_choice stage_for(const gm_problem *p, const gm_kernel *kern,
+                              int conjugate)
 {
     const ptrdiff_t item = (ptrdiff_t)gm_item_size(p->type);
     const int complex = is_complex(p->type) && p->type != GM_CLONGDOUBLE;
@@ -958,7 +979,12 @@ static stage_choice stage_for(const gm_problem *p, int conjugate)
             && p->n * item <= 32) {
         return STAGE_NONE;
     }
-    if (a_ok && (!b_ok || 4.0 * a_bytes <= b_bytes)) {
+    /* Dot products of a copy of A shallower than short_dot_depth would be
+     * scalar chains in the order of the register form (the same bits at
+     * several times the cost: float32 (3 x 2) @ (2 x 149), both in Fortran
+     * order, 1.3 us so, 1.1 copying B). */
+    const int short_dots = real && p->k < kern->short_dot_depth;
+    if (a_ok && (!b_ok || (4.0 * a_bytes <= b_bytes && !short_dots))) {
         return STAGE_A;
     }
     return b_ok ? STAGE_B : STAGE_NONE;
@@ -971,7 +997,7 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
                            path_plan *plan)
 {
     const ptrdiff_t item = (ptrdiff_t)gm_item_size(problem->type);
-    const stage_choice choice = stage_for(problem, conjugate);
+    const stage_choice choice = stage_for(problem, plan->kern, conjugate);
     if (choice == STAGE_NONE) {
         return NULL;
     }

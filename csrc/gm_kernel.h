@@ -99,6 +99,11 @@ typedef struct gm_kernel {
     int direct_shallow_rows, direct_shallow_depth;
     double direct_shallow_bytes;
     int direct_max_cols;
+    /* Optional: the direct path's dot products shallower than this run as
+     * one scalar chain per element in the order p from zero, the order of
+     * the forms that keep rows of C in registers: choosing between the two
+     * then changes no bits. */
+    int short_dot_depth;
     /* Optional: a set with narrower tiles for products of at most nr / 2
      * columns, which would be mostly padding here (a table entry, so that
      * it can name another instruction set's kernel). */

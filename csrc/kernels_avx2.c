@@ -343,10 +343,13 @@ GM_DEFINE_SHORT_DOTS(short_dots_f32, float, get_f32, put_f32, __builtin_fmaf)
  * deep as a scalar chain (see GM_DEFINE_SHORT_DOTS; float64 (100000 x 6)
  * @ (6,): 64 -> 43 us, at 8 deep 43 -> 57), so that an element has the
  * same bits whatever form the rest of its product takes. */
+#define F64_SHORT_DOT_DEPTH 8
+#define F32_SHORT_DOT_DEPTH 9
+
 static void dots_f64(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,
                      const char *vec, ptrdiff_t k, char *out, ptrdiff_t os)
 {
-    if (k < 8) {
+    if (k < F64_SHORT_DOT_DEPTH) {
         short_dots_f64(rows, rs, nrows, vec, k, out, os);
     }
     else {
@@ -357,7 +360,7 @@ static void dots_f64(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,
 static void dots_f32(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,
                      const char *vec, ptrdiff_t k, char *out, ptrdiff_t os)
 {
-    if (k <= 8) {
+    if (k < F32_SHORT_DOT_DEPTH) {
         short_dots_f32(rows, rs, nrows, vec, k, out, os);
     }
     else {
@@ -648,6 +651,7 @@ static const gm_kernel avx2_f64 = {
     .direct_max_rows = 4,
     .direct_shallow_rows = 8, .direct_shallow_depth = 4096,
     .direct_max_cols = 12,
+    .short_dot_depth = F64_SHORT_DOT_DEPTH,
 };
 
 /* ========================================================================
@@ -793,6 +797,7 @@ static const gm_kernel avx2_f32 = {
     .direct_max_rows = 4,
     .direct_shallow_rows = 8, .direct_shallow_depth = 4096,
     .direct_max_cols = 16,
+    .short_dot_depth = F32_SHORT_DOT_DEPTH,
 };
 
 /* ========================================================================

@@ -538,6 +538,7 @@ static const gm_kernel avx512_f64 = {
     .direct_max_rows = 4,
     .direct_shallow_rows = 32, .direct_shallow_depth = 2048,
     .direct_max_cols = 12,
+    .short_dot_depth = GM_SHORT_DOT_MAX,
     .narrow = &gm_avx2_kernels[GM_FAM_F64],
 };
 
@@ -557,6 +558,7 @@ static const gm_kernel avx512_f32 = {
     .direct_max_rows = 4,
     .direct_shallow_rows = 32, .direct_shallow_depth = 2048,
     .direct_max_cols = 16,
+    .short_dot_depth = GM_SHORT_DOT_MAX,
     .narrow = &gm_avx2_kernels[GM_FAM_F32],
 };
 

@@ -341,6 +341,32 @@ def test_many_rows_of_few_columns_fortran_b(dtype, shapes, restore_threads):
         assert_bitwise_equal(ours(a, b_fortran), ours(a, b))
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+@pytest.mark.parametrize("m,k,n", [(33, 4, 151), (3, 2, 149), (8, 7, 100), (2, 7, 40),
+                                   (5, 1, 64), (12, 3, 17)])
+def test_short_dot_products_have_the_bits_of_the_register_form(dtype, m, k, n,
+                                                               restore_threads):
+    """Dot products shallower than a vector (B in Fortran order, or A and
+    B both) are scalar chains in the order p, the order of the form that
+    keeps rows of C in registers: copying B (or A) in rows for whichever
+    form is faster changes no bit.  A row computed alone stays a dot
+    product; every layout and thread count gives the bits of B in C
+    order."""
+    a = make_values(dtype, (m, k), (25, 1.0, 0.0))
+    b = make_values(dtype, (k, n), (26, 1.0, 0.0))
+    a_f, b_f = _fortran_matrices(a), _fortran_matrices(b)
+    assert_matches_numpy(a, b_f)
+    assert_matches_numpy(a_f, b_f)
+    gufunc_matmul.set_num_threads(1)
+    whole = ours(a, b)
+    assert_bitwise_equal(np.concatenate([ours(a[i:i + 1], b_f) for i in range(m)]), whole)
+    for count in THREAD_COUNTS:
+        gufunc_matmul.set_num_threads(count)
+        assert_bitwise_equal(ours(a, b_f), whole)
+        assert_bitwise_equal(ours(a_f, b_f), whole)
+        assert_bitwise_equal(ours(a_f, b), whole)
+
+
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
 @pytest.mark.parametrize("m,k,n", [(40, 300, 1), (40, 300, 2), (2, 300, 40),
                                    (3, 300, 41), (7, 3000, 2), (33, 1207, 2),
