@@ -488,6 +488,41 @@ def test_integers_wrap_around(dtype, size):
     assert_array_equal(matmul(a[0], b[:, 0]), expected[0, 0], strict=True)
 
 
+def _small_int_layout(x, layout):
+    """x (a stack of matrices) with the same values in another layout."""
+    if layout == "F":
+        return np.swapaxes(np.swapaxes(x, -1, -2).copy(), -1, -2)
+    if layout == "strided":
+        wide = np.zeros(x.shape[:-1] + (3 * x.shape[-1],), x.dtype)
+        wide[..., ::3] = x
+        return wide[..., ::3]
+    if layout == "reversed":
+        return x[..., ::-1, :].copy()[..., ::-1, :]
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint8, np.int16, np.uint16,
+                                   np.int32, np.int64], ids=dtype_id)
+@pytest.mark.parametrize("shapes", [((35, 16, 15), (15, 4)), ((6, 20, 17), (6, 17, 33)),
+                                    ((1, 300), (300, 13)), ((3, 40), (40, 12)),
+                                    ((4, 2, 70), (70, 2))], ids=str)
+@pytest.mark.parametrize("layout_a", ["C", "F", "strided"])
+@pytest.mark.parametrize("layout_b", ["C", "F", "strided", "reversed"])
+def test_small_integer_products_in_every_layout(dtype, shapes, layout_a, layout_b):
+    """Small integer and bool products take the direct path, which copies
+    a B that is laid out for neither of its vector forms; the sums wrap
+    around exactly as NumPy's, for every layout and stack."""
+    rng = np.random.default_rng(len(shapes[0]) * 100 + shapes[1][-1])
+    info = np.iinfo(dtype) if dtype != np.bool_ else None
+    def draw(shape):
+        if info is None:
+            return rng.random(shape) < 0.3
+        return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+    a = _small_int_layout(draw(shapes[0]), layout_a)
+    b = _small_int_layout(draw(shapes[1]), layout_b)
+    assert_array_equal(matmul(a, b), np.matmul(a, b), strict=True)
+
+
 @pytest.mark.parametrize("size", [2, 9, 70])
 def test_bool_is_or_of_ands_of_any_nonzero_byte(size):
     rng = np.random.default_rng(size)
