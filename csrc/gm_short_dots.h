@@ -51,4 +51,8 @@
         }                                                                     \
     }
 
+/* FMA1 for unsigned integers, whose products and sums wrap around as
+ * NumPy's integers do (in any order). */
+#define GM_SHORT_DOTS_WRAP_MADD(x, y, t) ((x) * (y) + (t))
+
 #endif /* GM_SHORT_DOTS_H */

@@ -489,7 +489,10 @@ def test_integers_wrap_around(dtype, size):
 
 
 def _small_int_layout(x, layout):
-    """x (a stack of matrices) with the same values in another layout."""
+    """x (a stack of matrices, or a vector) with the same values in another
+    layout."""
+    if x.ndim == 1 and layout in ("F", "reversed"):
+        return x[::-1].copy()[::-1] if layout == "reversed" else x
     if layout == "F":
         return np.swapaxes(np.swapaxes(x, -1, -2).copy(), -1, -2)
     if layout == "strided":
@@ -505,13 +508,15 @@ def _small_int_layout(x, layout):
                                    np.int32, np.int64], ids=dtype_id)
 @pytest.mark.parametrize("shapes", [((35, 16, 15), (15, 4)), ((6, 20, 17), (6, 17, 33)),
                                     ((1, 300), (300, 13)), ((3, 40), (40, 12)),
-                                    ((4, 2, 70), (70, 2))], ids=str)
+                                    ((4, 2, 70), (70, 2)), ((16, 320, 3), (16, 3, 1)),
+                                    ((500, 7), (7,)), ((300, 100), (100,))], ids=str)
 @pytest.mark.parametrize("layout_a", ["C", "F", "strided"])
 @pytest.mark.parametrize("layout_b", ["C", "F", "strided", "reversed"])
 def test_small_integer_products_in_every_layout(dtype, shapes, layout_a, layout_b):
     """Small integer and bool products take the direct path, which copies
-    a B that is laid out for neither of its vector forms; the sums wrap
-    around exactly as NumPy's, for every layout and stack."""
+    a B that is laid out for neither of its vector forms, and short dot
+    products as plain chains; the sums wrap around exactly as NumPy's,
+    for every layout and stack."""
     rng = np.random.default_rng(len(shapes[0]) * 100 + shapes[1][-1])
     info = np.iinfo(dtype) if dtype != np.bool_ else None
     def draw(shape):
