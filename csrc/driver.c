@@ -1049,9 +1049,41 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
 /* Computes the product (of conj(A) when `conjugate`) on the chosen path and
  * threads.  Floating-point flags raised on other threads are added to
  * *fp_flags. */
-static void compute(const gm_problem *problem, int conjugate,
+/* A stack of single rows times one shared matrix (or one shared matrix
+ * times a stack of single columns) is one product: the rows of every
+ * matrix as the rows of one A (the columns as the columns of one B).
+ * Planned whole, it reuses the shared matrix from packed blocks instead
+ * of streaming it once per row (float32 (3 x 151) in Fortran order @
+ * (445, 151, 1): 445 chains of 151 dependent multiply-adds).  Each
+ * element is still one sum over p; where the matrices one by one took the
+ * register form, which sums in the order p as the packed form does, its
+ * bits do not change. */
+static gm_problem fold_shared_matrix(const gm_problem *p)
+{
+    gm_problem f = *p;
+    if (p->batch < 2) {
+        return f;
+    }
+    if (p->m == 1 && p->n > 1 && p->b.batch_stride == 0) {
+        f.m = p->batch;
+        f.a.row_stride = p->a.batch_stride;
+        f.c.row_stride = p->c.batch_stride;
+        f.batch = 1;
+    }
+    else if (p->n == 1 && p->m > 1 && p->a.batch_stride == 0) {
+        f.n = p->batch;
+        f.b.col_stride = p->b.batch_stride;
+        f.c.col_stride = p->c.batch_stride;
+        f.batch = 1;
+    }
+    return f;
+}
+
+static void compute(const gm_problem *given, int conjugate,
                     atomic_int *fp_flags)
 {
+    const gm_problem folded = conjugate ? *given : fold_shared_matrix(given);
+    const gm_problem *problem = &folded;
     const ptrdiff_t item = (ptrdiff_t)gm_item_size(problem->type);
     path_plan plan;
     plan_path(problem, conjugate, &plan);

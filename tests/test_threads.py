@@ -418,6 +418,40 @@ def test_shallow_products_have_the_bits_of_narrow_ones(dtype, k, restore_threads
         assert_bitwise_equal(ours(a, b), whole)
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFDhlg"], ids=dtype_id)
+@pytest.mark.parametrize("rows, k, n, layout", [(445, 151, 3, "C"), (445, 151, 3, "F"),
+                                                (1000, 64, 64, "C"), (7, 5, 2, "F"),
+                                                (300, 40, 17, "strided")])
+def test_stack_sharing_one_matrix_is_one_product(dtype, rows, k, n, layout,
+                                                 restore_threads):
+    """Single rows stacked against one shared matrix, (s, 1, k) @ (k, n),
+    are computed as the one product (s, k) @ (k, n), and a shared matrix
+    times stacked single columns, (n, k) @ (s, k, 1), as (n, k) @ (k, s):
+    the same values and bits as that product (views into the stack), for
+    every thread count, and the values of NumPy."""
+    x = make_values(dtype, (rows, k), (31, 1.0, 0.0))
+    w = make_values(dtype, (k, n), (32, 1.0, 0.0))
+    if layout == "F":
+        w = np.asfortranarray(w)
+    elif layout == "strided":
+        x = np.repeat(x, 2, axis=1)[:, ::2]
+        w = np.repeat(w, 3, axis=0)[::3]
+    stacked_rows = x[:, None, :]
+    stacked_cols = x[:, :, None]
+    shared = w.T
+    assert_matches_numpy(stacked_rows, w)
+    assert_matches_numpy(shared, stacked_cols)
+    gufunc_matmul.set_num_threads(1)
+    by_rows = ours(x, w)
+    # the layout of C as the stack lays it out: each column contiguous
+    by_cols = np.empty((n, rows), dtype, order="F")
+    ours(shared, x.T, out=by_cols)
+    for count in THREAD_COUNTS:
+        gufunc_matmul.set_num_threads(count)
+        assert_bitwise_equal(ours(stacked_rows, w)[:, 0, :], by_rows)
+        assert_bitwise_equal(ours(shared, stacked_cols)[:, :, 0], by_cols.T)
+
+
 def _fortran_matrices(x):
     """x with the same values, each matrix in Fortran order."""
     f = np.swapaxes(np.swapaxes(x, -1, -2).copy(), -1, -2)
