@@ -452,6 +452,39 @@ def test_stack_sharing_one_matrix_is_one_product(dtype, rows, k, n, layout,
         assert_bitwise_equal(ours(shared, stacked_cols)[:, :, 0], by_cols.T)
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "efdFDlh"], ids=dtype_id)
+@pytest.mark.parametrize("stack, vector_first, fortran", [
+    ((1000, 3, 3), False, False), ((100, 30, 20), False, False),
+    ((64, 40, 70), False, False), ((300, 4, 5), True, True), ((702, 5, 2), True, True),
+    ((50, 9, 33), True, True)], ids=str)
+def test_stack_and_shared_vector_is_one_product(dtype, stack, vector_first, fortran,
+                                                restore_threads):
+    """A stack of matrices times one shared vector (or one vector times a
+    stack), with rows (columns) one stride apart through the whole stack,
+    is computed as one matrix-vector product: every element stays the dot
+    product it is when its matrix is multiplied alone, for every thread
+    count."""
+    mats = make_values(dtype, stack, (33, 1.0, 0.0))
+    if fortran:
+        mats = _fortran_matrices(mats)
+    v = make_values(dtype, (stack[1] if vector_first else stack[2],), (34, 1.0, 0.0))
+    def product(x, **kwargs):
+        return ours(v, x, **kwargs) if vector_first else ours(x, v, **kwargs)
+    assert_matches_numpy(*((v, mats) if vector_first else (mats, v)))
+    gufunc_matmul.set_num_threads(1)
+    alone = np.stack([product(mats[s]) for s in range(stack[0])])
+    for count in THREAD_COUNTS:
+        gufunc_matmul.set_num_threads(count)
+        assert_bitwise_equal(product(mats), alone)
+        # rows of C not one stride apart across the stack: not one product
+        padded = np.zeros((alone.shape[0], alone.shape[1] + 1), alone.dtype)[:, 1:]
+        product(mats, out=padded)
+        assert_bitwise_equal(padded, alone)
+        # nor with the rows (columns) of each matrix reversed
+        flipped = mats[:, :, ::-1] if vector_first else mats[:, ::-1]
+        assert_bitwise_equal(product(flipped)[:, ::-1], alone)
+
+
 def _fortran_matrices(x):
     """x with the same values, each matrix in Fortran order."""
     f = np.swapaxes(np.swapaxes(x, -1, -2).copy(), -1, -2)
