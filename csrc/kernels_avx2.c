@@ -1300,16 +1300,56 @@ GM_DEFINE_PLAIN_LOOP(direct_i16_plain, uint32_t, GET_U16_32, PUT_U16_32, GM_MADD
 GM_DEFINE_TINY_SQUARE(tiny_i8, uint32_t, GET_U8_32, PUT_U8_32)
 GM_DEFINE_TINY_SQUARE(tiny_i16, uint32_t, GET_U16_32, PUT_U16_32)
 
+/* Rows of C across B's contiguous columns, a 32-bit sum per column, which
+ * the compiler vectorizes over the columns; the plain loop reads B down
+ * its columns and ran no faster than NumPy's (int8 stacks (1000, 8, 8) @
+ * (1000, 8, 8): 262 us on one thread, NumPy 258).  Wrap-around sums do
+ * not depend on the order.  Returns 0 for other layouts. */
+#define NARROW_ROWS_MIN_COLS 16
+#define NARROW_ROWS_MAX_COLS 64
+
+#define DEFINE_NARROW_ROWS(NAME, T, GET, PUT)                                 \
+    static int NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)    \
+    {                                                                         \
+        GM_PROBLEM_LOCALS(pr);                                                \
+        if (bcs != (ptrdiff_t)sizeof(T) || ccs != (ptrdiff_t)sizeof(T)        \
+                || n < NARROW_ROWS_MIN_COLS || n > NARROW_ROWS_MAX_COLS) {    \
+            return 0;                                                         \
+        }                                                                     \
+        for (ptrdiff_t s = first; s < last; ++s) {                            \
+            const char *a = pr->a.data + s * pr->a.batch_stride;              \
+            const char *b = pr->b.data + s * pr->b.batch_stride;              \
+            char *c = pr->c.data + s * pr->c.batch_stride;                    \
+            for (ptrdiff_t i = 0; i < m; ++i) {                               \
+                uint32_t sums[NARROW_ROWS_MAX_COLS] = {0};                    \
+                for (ptrdiff_t p = 0; p < k; ++p) {                           \
+                    const uint32_t x = GET(a + i * ars + p * acs);            \
+                    const char *row = b + p * brs;                            \
+                    for (ptrdiff_t j = 0; j < n; ++j) {                       \
+                        sums[j] += x * GET(row + j * (ptrdiff_t)sizeof(T));   \
+                    }                                                         \
+                }                                                             \
+                for (ptrdiff_t j = 0; j < n; ++j) {                           \
+                    PUT(c + i * crs + j * (ptrdiff_t)sizeof(T), sums[j]);     \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+        return 1;                                                             \
+    }
+
+DEFINE_NARROW_ROWS(rows_i8, uint8_t, GET_U8_32, PUT_U8_32)
+DEFINE_NARROW_ROWS(rows_i16, uint16_t, GET_U16_32, PUT_U16_32)
+
 static void direct_i8(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (!(gm_int_tiny(pr) && tiny_i8(pr, first, last))) {
+    if (!(gm_int_tiny(pr) && tiny_i8(pr, first, last)) && !rows_i8(pr, first, last)) {
         direct_i8_plain(pr, first, last);
     }
 }
 
 static void direct_i16(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (!(gm_int_tiny(pr) && tiny_i16(pr, first, last))) {
+    if (!(gm_int_tiny(pr) && tiny_i16(pr, first, last)) && !rows_i16(pr, first, last)) {
         direct_i16_plain(pr, first, last);
     }
 }

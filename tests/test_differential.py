@@ -509,7 +509,8 @@ def _small_int_layout(x, layout):
 @pytest.mark.parametrize("shapes", [((35, 16, 15), (15, 4)), ((6, 20, 17), (6, 17, 33)),
                                     ((1, 300), (300, 13)), ((3, 40), (40, 12)),
                                     ((4, 2, 70), (70, 2)), ((16, 320, 3), (16, 3, 1)),
-                                    ((500, 7), (7,)), ((300, 100), (100,))], ids=str)
+                                    ((500, 7), (7,)), ((300, 100), (100,)),
+                                    ((1, 300), (300, 20)), ((100, 5, 5), (5, 32))], ids=str)
 @pytest.mark.parametrize("layout_a", ["C", "F", "strided"])
 @pytest.mark.parametrize("layout_b", ["C", "F", "strided", "reversed"])
 def test_small_integer_products_in_every_layout(dtype, shapes, layout_a, layout_b):
