@@ -51,6 +51,21 @@
         }                                                                     \
     }
 
+/* Dot products of any depth: below SHORT_DEPTH as SHORT_DOTS (above),
+ * from there as STREAM_DOTS; both take (rows, rs, nrows, vec, k, out,
+ * os). */
+#define GM_DEFINE_DOTS_BY_DEPTH(NAME, SHORT_DOTS, STREAM_DOTS, SHORT_DEPTH)   \
+    static void NAME(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,         \
+                     const char *vec, ptrdiff_t k, char *out, ptrdiff_t os)   \
+    {                                                                         \
+        if (k < SHORT_DEPTH) {                                                \
+            SHORT_DOTS(rows, rs, nrows, vec, k, out, os);                     \
+        }                                                                     \
+        else {                                                                \
+            STREAM_DOTS(rows, rs, nrows, vec, k, out, os);                    \
+        }                                                                     \
+    }
+
 /* FMA1 for unsigned integers, whose products and sums wrap around as
  * NumPy's integers do (in any order). */
 #define GM_SHORT_DOTS_WRAP_MADD(x, y, t) ((x) * (y) + (t))

@@ -346,27 +346,8 @@ GM_DEFINE_SHORT_DOTS(short_dots_f32, float, get_f32, put_f32, __builtin_fmaf)
 #define F64_SHORT_DOT_DEPTH 8
 #define F32_SHORT_DOT_DEPTH 9
 
-static void dots_f64(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,
-                     const char *vec, ptrdiff_t k, char *out, ptrdiff_t os)
-{
-    if (k < F64_SHORT_DOT_DEPTH) {
-        short_dots_f64(rows, rs, nrows, vec, k, out, os);
-    }
-    else {
-        stream_f64_dots(rows, rs, nrows, vec, k, out, os);
-    }
-}
-
-static void dots_f32(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,
-                     const char *vec, ptrdiff_t k, char *out, ptrdiff_t os)
-{
-    if (k < F32_SHORT_DOT_DEPTH) {
-        short_dots_f32(rows, rs, nrows, vec, k, out, os);
-    }
-    else {
-        stream_f32_dots(rows, rs, nrows, vec, k, out, os);
-    }
-}
+GM_DEFINE_DOTS_BY_DEPTH(dots_f64, short_dots_f64, stream_f64_dots, F64_SHORT_DOT_DEPTH)
+GM_DEFINE_DOTS_BY_DEPTH(dots_f32, short_dots_f32, stream_f32_dots, F32_SHORT_DOT_DEPTH)
 
 /*
  * float64 products straight from user memory: `rows` rows of C, NV vectors

@@ -658,20 +658,8 @@ GM_DEFINE_TINY_SQUARE(tiny_i64, uint64_t, get_u64, put_u64)
 GM_DEFINE_SHORT_DOTS(short_dots_u32, uint32_t, get_u32, put_u32, GM_SHORT_DOTS_WRAP_MADD)
 GM_DEFINE_SHORT_DOTS(short_dots_u64, uint64_t, get_u64, put_u64, GM_SHORT_DOTS_WRAP_MADD)
 
-#define DEFINE_INT_DOTS(NAME, SHORT_DOTS, STREAM_DOTS, SHORT_DEPTH)         \
-    static void NAME(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,         \
-                     const char *vec, ptrdiff_t k, char *out, ptrdiff_t os)   \
-    {                                                                         \
-        if (k < SHORT_DEPTH) {                                                \
-            SHORT_DOTS(rows, rs, nrows, vec, k, out, os);                     \
-        }                                                                     \
-        else {                                                                \
-            STREAM_DOTS(rows, rs, nrows, vec, k, out, os);                    \
-        }                                                                     \
-    }
-
-DEFINE_INT_DOTS(dots_i32, short_dots_u32, stream_i32_dots, I32_SHORT_DOT_DEPTH)
-DEFINE_INT_DOTS(dots_i64, short_dots_u64, stream_i64_dots, I64_SHORT_DOT_DEPTH)
+GM_DEFINE_DOTS_BY_DEPTH(dots_i32, short_dots_u32, stream_i32_dots, I32_SHORT_DOT_DEPTH)
+GM_DEFINE_DOTS_BY_DEPTH(dots_i64, short_dots_u64, stream_i64_dots, I64_SHORT_DOT_DEPTH)
 
 static void direct_i32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
