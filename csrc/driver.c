@@ -1046,9 +1046,6 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
     return copy;
 }
 
-/* Computes the product (of conj(A) when `conjugate`) on the chosen path and
- * threads.  Floating-point flags raised on other threads are added to
- * *fp_flags. */
 /* A stack of single rows times one shared matrix (or one shared matrix
  * times a stack of single columns) is one product: the rows of every
  * matrix as the rows of one A (the columns as the columns of one B).
@@ -1096,6 +1093,9 @@ static gm_problem fold_shared_matrix(const gm_problem *p)
     return f;
 }
 
+/* Computes the product (of conj(A) when `conjugate`) on the chosen path and
+ * threads.  Floating-point flags raised on other threads are added to
+ * *fp_flags. */
 static void compute(const gm_problem *given, int conjugate,
                     atomic_int *fp_flags)
 {
