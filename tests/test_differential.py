@@ -655,3 +655,30 @@ def test_matrix_times_strided_vector(dtype, k, step):
         assert_array_equal(gufunc_matmul.matmul(rows, vec), expected)
         assert_array_equal(gufunc_matmul.matmul(vec, rows.T), expected)
         assert_array_equal(gufunc_matmul.matvec(rows, vec), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128],
+                         ids=dtype_id)
+def test_partial_vectors_of_columns_write_only_their_columns(dtype):
+    """Rows of C narrower than a vector, or past the last whole one, are
+    written lane by lane: NumPy's values in every column, and the columns
+    beside C untouched, on every instruction set (stacks, shared B, B and
+    C with padded rows)."""
+    before = gufunc_matmul._core._isa()
+    rng = np.random.default_rng(7)
+    sentinel = np.array(-12345.5, dtype)
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            gufunc_matmul._core._select_isa(isa.strip())
+            for n in range(1, 19):
+                for m, k, stack in [(1, 3, ()), (5, 20, ()), (39, 7, (3,)), (13, 300, ())]:
+                    a = make_values(dtype, stack + (m, k), (n, 1.0, 0.0))
+                    b = rng.standard_normal((k, n + 3)).astype(dtype)[:, 1:n + 1]
+                    big = np.full(stack + (m, n + 4), sentinel, dtype)
+                    out = big[..., 2:n + 2]
+                    matmul(a, b, out=out)
+                    assert_values_match(out, np.matmul(a, b), a, b)
+                    assert (big[..., :2] == sentinel).all(), (isa, n, m, k)
+                    assert (big[..., n + 2:] == sentinel).all(), (isa, n, m, k)
+    finally:
+        gufunc_matmul._core._select_isa(before)
