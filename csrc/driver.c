@@ -1073,18 +1073,19 @@ static gm_problem fold_shared_matrix(const gm_problem *p)
         f.c.col_stride = p->c.batch_stride;
         f.batch = 1;
     }
-    /* A stack of matrices times one shared vector, whose rows (and those
-     * of C) follow each other at one stride, is one matrix-vector product
-     * of all the rows; one vector times a stack, by columns, the same.
-     * Every element stays the dot product it was (float64 (1000, 3, 3) @
-     * (3,): 12.4 us, 21 ns a matrix on its own). */
-    else if (p->n == 1 && p->m > 1 && p->b.batch_stride == 0
+    /* A stack of matrices times one shared matrix or vector, whose rows
+     * (and those of C) follow each other at one stride, is one product of
+     * all the rows; one matrix or vector times a stack, by columns, the
+     * same (float64 (1000, 3, 3) @ (3,): 12.4 us, 21 ns a matrix on its
+     * own; (49, 3, 10) @ (10, 50): 9.2 us, NumPy 6.6).  A matrix-vector
+     * product's elements stay the dot products they were. */
+    else if (p->m > 1 && p->b.batch_stride == 0
              && p->a.batch_stride == p->m * p->a.row_stride
              && p->c.batch_stride == p->m * p->c.row_stride) {
         f.m = p->batch * p->m;
         f.batch = 1;
     }
-    else if (p->m == 1 && p->n > 1 && p->a.batch_stride == 0
+    else if (p->n > 1 && p->a.batch_stride == 0
              && p->b.batch_stride == p->n * p->b.col_stride
              && p->c.batch_stride == p->n * p->c.col_stride) {
         f.n = p->batch * p->n;

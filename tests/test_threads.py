@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 import gufunc_matmul
-from checks import assert_matches_numpy, ours
+from checks import assert_matches_numpy, assert_values_match, ours
 from strategies import NUMERIC_DTYPES, dtype_id, laid_out, make_values
 
 matmul = gufunc_matmul.matmul
@@ -450,6 +450,40 @@ def test_stack_sharing_one_matrix_is_one_product(dtype, rows, k, n, layout,
         gufunc_matmul.set_num_threads(count)
         assert_bitwise_equal(ours(stacked_rows, w)[:, 0, :], by_rows)
         assert_bitwise_equal(ours(shared, stacked_cols)[:, :, 0], by_cols.T)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "efdFDlhg"], ids=dtype_id)
+@pytest.mark.parametrize("stack, n", [((49, 3, 10), 50), ((1000, 4, 4), 4), ((20, 7, 2), 39),
+                                      ((6, 37, 64), 33), ((300, 2, 151), 3)], ids=str)
+def test_stack_of_matrices_sharing_one_matrix_is_one_product(dtype, stack, n, restore_threads):
+    """(s, m, k) @ (k, n) with the rows of the stack (and of C) one stride
+    apart is the one product (s m, k) @ (k, n), and (n, k) @ (s, k, m) with
+    the columns one stride apart, (n, k) @ (k, s m): the same bits as that
+    product (views into the stack), for every thread count; with C's rows
+    padded (out=) each matrix is its own product, and NumPy's values
+    either way."""
+    s, m, k = stack
+    rows = make_values(dtype, (s * m, k), (35, 1.0, 0.0))
+    w = make_values(dtype, (k, n), (36, 1.0, 0.0))
+    mats = rows.reshape(stack)
+    # columns of B one stride apart across the stack: each matrix the
+    # transpose of m consecutive rows
+    cols = rows.reshape(stack).transpose(0, 2, 1)
+    assert_matches_numpy(mats, w)
+    assert_matches_numpy(w.T, cols)
+    gufunc_matmul.set_num_threads(1)
+    whole_rows = ours(rows, w)
+    whole_cols = np.empty((s * m, n), dtype).T
+    ours(w.T, rows.T, out=whole_cols)
+    for count in THREAD_COUNTS:
+        gufunc_matmul.set_num_threads(count)
+        assert_bitwise_equal(ours(mats, w).reshape(s * m, n), whole_rows)
+        by_cols = np.empty((s, m, n), dtype).transpose(0, 2, 1)
+        ours(w.T, cols, out=by_cols)
+        assert_bitwise_equal(by_cols.transpose(0, 2, 1).reshape(s * m, n), whole_cols.T)
+        padded = np.zeros((s, m + 1, n), dtype)[:, 1:]
+        ours(mats, w, out=padded)
+        assert_values_match(padded, np.matmul(mats, w), mats, w)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "efdFDlh"], ids=dtype_id)
