@@ -647,3 +647,24 @@ def test_gram_matrix_with_nan_and_inf(dtype):
         gram = matmul(x.T, x)
     assert_array_equal(np.isnan(gram), np.isnan(gram.T))
     assert_array_equal(gram[~np.isnan(gram)], gram.T[~np.isnan(gram)])
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdi"], ids=dtype_id)
+def test_vector_times_few_columns_has_the_bits_of_a_row_of_a_product(dtype):
+    """A vector times a matrix of up to 8 vectors of columns keeps its
+    sums in registers: NumPy's values, and each element the bits it has
+    as a row of a larger product, on every instruction set (a B beyond the
+    caches, read with prefetches, included)."""
+    before = gufunc_matmul._core._isa()
+    cases = [(k, n) for k in (1, 5, 300) for n in (1, 3, 4, 8, 13, 16, 31, 32, 33, 64, 65)]
+    cases.append((40000, 32))
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            gufunc_matmul._core._select_isa(isa.strip())
+            for k, n in cases:
+                rows = make_values(dtype, (5, k), (k, 1.0, 0.0))
+                b = make_values(dtype, (k, n), (n, 1.0, 0.0))
+                alone = assert_matches_numpy(rows[0], b)
+                assert_bitwise_equal(alone, ours(rows, b)[0])
+    finally:
+        gufunc_matmul._core._select_isa(before)
