@@ -324,7 +324,8 @@ GM_INLINE void store_lanes_pd(void *dst, __m256i mask, __m256d v)
         p += 16;
     }
     if (live & 1) {
-        _mm_store_sd((double *)(void *)p, x);
+        const double last = _mm_cvtsd_f64(x);
+        memcpy(p, &last, sizeof last);   /* C may be unaligned */
     }
 }
 GM_INLINE void store_lanes_ps(void *dst, __m256i mask, __m256 v)
@@ -347,7 +348,8 @@ GM_INLINE void store_lanes_ps(void *dst, __m256i mask, __m256 v)
         p += 8;
     }
     if (live & 1) {
-        _mm_store_ss((float *)(void *)p, x);
+        const float last = _mm_cvtss_f32(x);
+        memcpy(p, &last, sizeof last);   /* C may be unaligned */
     }
 }
 
