@@ -135,8 +135,9 @@ typedef void (*gm_axpy_fn)(const char *s, ptrdiff_t si, ptrdiff_t sp,
     }                                                                         \
     /* One row of C of NV vectors at most (n elements), its accumulators  \
      * in registers over all of p: kept in memory, each step of a chain    \
-     * also waited for a store to forward (float64 X.T @ y, X 100000 x 20, \
-     * 547 us, NumPy 328).  The same chains, in the order p = 0, 1, ... */ \
+     * also waited for a store to forward (AVX2 on Zen 4, float64          \
+     * (3000,) @ (3000 x 8): NumPy 0.74 times as fast, 1.11 so).  The same \
+     * chains, in the order p = 0, 1, ... */                               \
     static inline __attribute__((always_inline)) void NAME##_axpy_row(       \
         const char *s, ptrdiff_t sp, const char *b, ptrdiff_t brs,            \
         ptrdiff_t n, ptrdiff_t k, char *c, const int NV)                      \
