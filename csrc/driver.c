@@ -231,24 +231,31 @@ static int workspace_alloc(workspace *ws, const gm_kernel *kern,
 }
 
 /* One micro-tile: in user memory when the kernel can work there and the
- * tile is whole, otherwise through the thread's spare tile. */
+ * tile is whole, otherwise through the thread's spare tile.  A is a packed
+ * panel, or when a_row_stride is not 0 the tile's rows where they lie
+ * (kern->micro_rows). */
 static void run_tile(const gm_kernel *kern, const c_target *c,
-                     ptrdiff_t depth, const char *a_panel,
+                     ptrdiff_t depth, const char *a, ptrdiff_t a_row_stride,
                      const char *b_panel, char *c_tile, ptrdiff_t rows,
                      ptrdiff_t cols, int accumulate, char *spare)
 {
-    if (c->padded || (c->in_place && rows == kern->mr && cols == kern->nr)) {
-        kern->micro(depth, a_panel, b_panel, c_tile,
-                    c->row_stride / (ptrdiff_t)kern->acc_size, accumulate);
-        return;
-    }
-    if (accumulate) {
+    const int direct = c->padded || (c->in_place && rows == kern->mr && cols == kern->nr);
+    char *target = direct ? c_tile : spare;
+    const ptrdiff_t ldc = direct ? c->row_stride / (ptrdiff_t)kern->acc_size : kern->nr;
+    if (!direct && accumulate) {
         kern->load(spare, rows, cols, kern->nr, c_tile, c->row_stride,
                    c->col_stride);
     }
-    kern->micro(depth, a_panel, b_panel, spare, kern->nr, accumulate);
-    kern->store(spare, rows, cols, kern->nr, c_tile, c->row_stride,
-                c->col_stride);
+    if (a_row_stride != 0) {
+        kern->micro_rows(depth, a, a_row_stride, b_panel, target, ldc, accumulate);
+    }
+    else {
+        kern->micro(depth, a, b_panel, target, ldc, accumulate);
+    }
+    if (!direct) {
+        kern->store(spare, rows, cols, kern->nr, c_tile, c->row_stride,
+                    c->col_stride);
+    }
 }
 
 /* Asks for the C rows of the next tile while the kernel works on this
@@ -275,6 +282,77 @@ static void prefetch_tile(const gm_kernel *kern, const c_target *c,
 #endif
 }
 
+/* A row block reads A where it lies, when the kernel set can (A in C
+ * order), if the block of packed B that each tile of rows sweeps is at
+ * most this many bytes (it stays in L2): packing A is a pass over it that
+ * only the reuse of a packed block across many panels pays for (float32
+ * (100000 x 64) @ (64 x 64) spent a quarter of its time packing A).  Its
+ * tiles then run row by row across the panels, so that each tile of A
+ * comes from memory once and from L1 for the other panels.  (float64
+ * (2000 x 512) @ (512 x 256), a 512 KiB block, ran 1.2 times slower so.) */
+#define GM_IN_PLACE_B_BYTES (128.0 * 1024.0)
+
+/* Rows of A whose starts fall in one set of a 64-set L1 cache (rows a
+ * page apart, half a page for tiles of more than 8 rows, or a page and a
+ * few bytes) evict each other as the kernel walks them together: float32
+ * (3000 x 1024) @ (1024 x 64) ran 1.12 times slower in place, 1000 or 1040
+ * deep 1.2 times faster.  More than 4 of a tile's rows in one set, and A
+ * is packed. */
+static int rows_share_cache_sets(const char *data, ptrdiff_t row_stride, int rows)
+{
+    unsigned char in_set[64] = {0};
+    for (int i = 0; i < rows; ++i) {
+        const uintptr_t at = (uintptr_t)data + (uintptr_t)(i * row_stride);
+        if (++in_set[(at >> 6) & 63] > 4) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int reads_a_in_place(const gm_kernel *kern, const gm_operand *a,
+                            const c_target *c, ptrdiff_t panels, ptrdiff_t kb)
+{
+    const double b_bytes = (double)panels * (double)kern->nr * (double)kb
+                           * (double)kern->packed_size;
+    return kern->micro_rows != NULL && !c->upper && b_bytes <= GM_IN_PLACE_B_BYTES
+           && a->col_stride == (ptrdiff_t)kern->packed_size
+           && !rows_share_cache_sets(a->data, a->row_stride, kern->mr);
+}
+
+/* compute_row_block with A in place: whole tiles of rows read A where it
+ * lies, a last partial one is packed.  The kernel fetches the rows of A
+ * and C of the tile below while it runs. */
+static void compute_rows_in_place(const gm_kernel *kern, const gm_operand *a,
+                                  const c_target *c, const thread_space *ts,
+                                  const char *b_pack, ptrdiff_t ic, ptrdiff_t mb,
+                                  ptrdiff_t pc, ptrdiff_t kb, ptrdiff_t jc,
+                                  ptrdiff_t nb, ptrdiff_t first_panel,
+                                  ptrdiff_t last_panel)
+{
+    const int mr = kern->mr, nr = kern->nr;
+    const size_t b_panel_bytes = (size_t)(nr * kb) * kern->packed_size;
+    const ptrdiff_t j_first = first_panel * nr, j_end = min_pd(nb, last_panel * nr);
+    const char *a_block = a->data + ic * a->row_stride + pc * a->col_stride;
+    char *c_block = c->data + ic * c->row_stride + jc * c->col_stride;
+    for (ptrdiff_t i0 = 0; i0 < mb; i0 += mr) {
+        const ptrdiff_t rows = min_pd(mr, mb - i0);
+        const char *a_tile = a_block + i0 * a->row_stride;
+        ptrdiff_t a_rows = a->row_stride;
+        if (rows < mr) {
+            kern->pack_a(a_tile, a->row_stride, a->col_stride, rows, kb, mr, ts->a_pack);
+            a_tile = ts->a_pack;
+            a_rows = 0;
+        }
+        const char *b_panel = b_pack + (size_t)first_panel * b_panel_bytes;
+        for (ptrdiff_t j0 = j_first; j0 < j_end; j0 += nr, b_panel += b_panel_bytes) {
+            run_tile(kern, c, kb, a_tile, a_rows, b_panel,
+                     c_block + i0 * c->row_stride + j0 * c->col_stride, rows,
+                     min_pd(nr, nb - j0), pc > 0, ts->tile);
+        }
+    }
+}
+
 /* Rows [ic, ic + mb) of the current (depth block, column panel), across
  * the packed micro-panels [first_panel, last_panel) of B. */
 static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
@@ -290,6 +368,11 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
     const ptrdiff_t j_end = min_pd(nb, last_panel * nr);
     if (c->upper && ic > jc + j_end - 1) {
         return;   /* wholly below the diagonal: mirrored afterwards */
+    }
+    if (reads_a_in_place(kern, a, c, last_panel - first_panel, kb)) {
+        compute_rows_in_place(kern, a, c, ts, b_pack, ic, mb, pc, kb, jc, nb,
+                              first_panel, last_panel);
+        return;
     }
     kern->pack_a(a->data + ic * a->row_stride + pc * a->col_stride,
                  a->row_stride, a->col_stride, mb, kb, mr, ts->a_pack);
@@ -310,7 +393,7 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
                 prefetch_tile(kern, c, c_col + nr * c->col_stride + ic * c->row_stride,
                               min_pd(mr, mb), min_pd(nr, nb - j0 - nr));
             }
-            run_tile(kern, c, kb, a_panel, b_panel, c_col + (ic + i0) * c->row_stride,
+            run_tile(kern, c, kb, a_panel, 0, b_panel, c_col + (ic + i0) * c->row_stride,
                      min_pd(mr, mb - i0), min_pd(nr, nb - j0), pc > 0,
                      ts->tile);
         }

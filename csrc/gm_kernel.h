@@ -38,6 +38,16 @@ typedef void (*gm_micro_fn)(ptrdiff_t depth, const void *a_panel,
                             ptrdiff_t c_row_stride, int accumulate);
 
 /*
+ * The same with A read where it lies, in C order: row i of the tile at
+ * a + i * a_row_stride bytes, its depth steps contiguous.  For products of
+ * few columns, which reuse a packed A too little to pay for packing it.
+ */
+typedef void (*gm_micro_rows_fn)(ptrdiff_t depth, const char *a,
+                                 ptrdiff_t a_row_stride, const void *b_panel,
+                                 void *c, ptrdiff_t c_row_stride,
+                                 int accumulate);
+
+/*
  * Moves the top-left rows x cols of an accumulator tile (row-major, rows of
  * `tile_cols` elements) to user memory, converting to the storage type
  * (store), or from user memory into the tile (load).
@@ -72,6 +82,7 @@ typedef struct gm_kernel {
     int c_mode;
     gm_pack_fn pack_a, pack_b;
     gm_micro_fn micro;
+    gm_micro_rows_fn micro_rows;   /* optional; NULL: A is always packed */
     gm_store_fn store;
     gm_load_fn load;
     gm_direct_fn direct;

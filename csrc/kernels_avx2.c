@@ -113,34 +113,114 @@ GM_INLINE void load_copy(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
  * row, ymm14 the broadcast A element.  C rows are `ld` bytes apart, rows
  * 3..5 addressed from c3.
  *   SFX: d or s; BC: vbroadcastsd or vbroadcastss; AW: bytes of A per step.
+ *
+ * A is a packed panel (GM_A_PACKED: AW = 6 elements a step) or its rows
+ * where they lie in C order (GM_A_ROWS: AW = one element a step, rows
+ * `lda` bytes apart, rows 3..5 from a3).  In place, A is read straight
+ * from memory and the tiles go down the rows, so the kernel fetches the
+ * next tile's rows of A (from an, an3) a quad of steps ahead.
  */
-#define GM_FSTEP(q, SFX, BC, AW)                                            \
+#define GM_A_PACKED(q, r, AW) #q "*" AW "+" #r "*" AW "/6(%[a])"
+#define GM_A_ROWS(q, r, AW) GM_A_ROW_##r(q, AW)
+#define GM_A_ROW_0(q, AW) #q "*" AW "(%[a])"
+#define GM_A_ROW_1(q, AW) #q "*" AW "(%[a],%[lda],1)"
+#define GM_A_ROW_2(q, AW) #q "*" AW "(%[a],%[lda],2)"
+#define GM_A_ROW_3(q, AW) #q "*" AW "(%[a3])"
+#define GM_A_ROW_4(q, AW) #q "*" AW "(%[a3],%[lda],1)"
+#define GM_A_ROW_5(q, AW) #q "*" AW "(%[a3],%[lda],2)"
+
+#define GM_FSTEP(q, SFX, BC, A_AT, AW)                                      \
     "vmovup" SFX " " #q "*64(%[b]), %%ymm12\n\t"                              \
     "vmovup" SFX " " #q "*64+32(%[b]), %%ymm13\n\t"                           \
-    BC " " #q "*" AW "+0*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    BC " " A_AT(q, 0, AW) ", %%ymm14\n\t"                                  \
     "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm0\n\t"                     \
     "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm1\n\t"                   \
-    BC " " #q "*" AW "+1*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    BC " " A_AT(q, 1, AW) ", %%ymm14\n\t"                                  \
     "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm2\n\t"                     \
     "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm3\n\t"                   \
-    BC " " #q "*" AW "+2*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    BC " " A_AT(q, 2, AW) ", %%ymm14\n\t"                                  \
     "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm4\n\t"                     \
     "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm5\n\t"                   \
-    BC " " #q "*" AW "+3*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    BC " " A_AT(q, 3, AW) ", %%ymm14\n\t"                                  \
     "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm6\n\t"                     \
     "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm7\n\t"                   \
-    BC " " #q "*" AW "+4*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    BC " " A_AT(q, 4, AW) ", %%ymm14\n\t"                                  \
     "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm8\n\t"                     \
     "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm9\n\t"                   \
-    BC " " #q "*" AW "+5*" AW "/6(%[a]), %%ymm14\n\t"                     \
+    BC " " A_AT(q, 5, AW) ", %%ymm14\n\t"                                  \
     "vfmadd231p" SFX " %%ymm12, %%ymm14, %%ymm10\n\t"                     \
     "vfmadd231p" SFX " %%ymm13, %%ymm14, %%ymm11\n\t"                   \
 
-#define GM_FKERNEL(SFX, BC, AW)                                             \
+/* The packed form's loop: B and A fetched 8 steps ahead. */
+#define GM_QUAD_PACKED(SFX, BC, AW)                                         \
+    "prefetcht0 8*64(%[b])\n\t"                                           \
+    GM_FSTEP(0, SFX, BC, GM_A_PACKED, AW)                                   \
+    "prefetcht0 9*64(%[b])\n\t"                                           \
+    GM_FSTEP(1, SFX, BC, GM_A_PACKED, AW)                                   \
+    "prefetcht0 8*" AW "(%[a])\n\t"                                       \
+    GM_FSTEP(2, SFX, BC, GM_A_PACKED, AW)                                   \
+    GM_FSTEP(3, SFX, BC, GM_A_PACKED, AW)                                   \
+    "add $4*64, %[b]\n\t"                                                 \
+    "add $4*" AW ", %[a]\n\t"
+
+#define GM_STEP_PACKED(SFX, BC, AW)                                         \
+    GM_FSTEP(0, SFX, BC, GM_A_PACKED, AW)                                   \
+    "add $64, %[b]\n\t"                                                   \
+    "add $" AW ", %[a]\n\t"
+
+/* The in-place form's loop: the next tile's six rows fetched at the
+ * quad's offset (a line spans 2 quads of float64, 4 of float32; the
+ * repeats hit lines already on their way). */
+#define GM_QUAD_ROWS(SFX, BC, AW)                                           \
+    "prefetcht0 (%[an])\n\t"                                              \
+    "prefetcht0 (%[an],%[lda],1)\n\t"                                     \
+    "prefetcht0 (%[an],%[lda],2)\n\t"                                     \
+    GM_FSTEP(0, SFX, BC, GM_A_ROWS, AW)                                     \
+    "prefetcht0 (%[an3])\n\t"                                             \
+    "prefetcht0 (%[an3],%[lda],1)\n\t"                                    \
+    "prefetcht0 (%[an3],%[lda],2)\n\t"                                    \
+    GM_FSTEP(1, SFX, BC, GM_A_ROWS, AW)                                     \
+    GM_FSTEP(2, SFX, BC, GM_A_ROWS, AW)                                     \
+    GM_FSTEP(3, SFX, BC, GM_A_ROWS, AW)                                     \
+    "add $4*64, %[b]\n\t"                                                 \
+    "add $4*" AW ", %[a]\n\t"                                             \
+    "add $4*" AW ", %[a3]\n\t"                                            \
+    "add $4*" AW ", %[an]\n\t"                                            \
+    "add $4*" AW ", %[an3]\n\t"
+
+#define GM_STEP_ROWS(SFX, BC, AW)                                           \
+    GM_FSTEP(0, SFX, BC, GM_A_ROWS, AW)                                     \
+    "add $64, %[b]\n\t"                                                   \
+    "add $" AW ", %[a]\n\t"                                               \
+    "add $" AW ", %[a3]\n\t"
+
+#define GM_UNPAREN(...) __VA_ARGS__
+
+/* The in-place form's row pointers (a3; the next tile's an and an3,
+ * formed as integers: they may lie past A, where a prefetch is harmless),
+ * and the next tile's rows of C, fetched for writing while this one runs
+ * (two lines a row: its 64 bytes may straddle them).  MR: rows; ES: bytes
+ * of an element of C. */
+#define GM_IN_PLACE_POINTERS(MR, ES)                                        \
+    const char *a3 = a + 3 * lda;                                           \
+    const char *an = (const char *)((uintptr_t)a + (uintptr_t)(MR * lda));  \
+    const char *an3 = (const char *)((uintptr_t)an + (uintptr_t)(3 * lda)); \
+    {                                                                       \
+        const uintptr_t next_c = (uintptr_t)c_ + (uintptr_t)(MR * ldc * ES); \
+        for (int i = 0; i < MR; ++i) {                                      \
+            const uintptr_t row = next_c + (uintptr_t)(i * ldc * ES);        \
+            __builtin_prefetch((const void *)row, 1, 3);                    \
+            __builtin_prefetch((const void *)(row + 63), 1, 3);             \
+        }                                                                   \
+    }
+
+/* QUAD and STEP: the loop bodies above; A_OUT and A_IN: the asm operands
+ * that address A, in parentheses (A_IN each after a comma). */
+#define GM_FKERNEL(SFX, QUAD, STEP, A_OUT, A_IN)                            \
     do {                                                                    \
         ptrdiff_t quads = depth >> 2, rest = depth & 3;                     \
         char *c0 = (char *)c_;                                              \
-        const ptrdiff_t ld = ldc * (ptrdiff_t)sizeof(*a);                   \
+        const ptrdiff_t ld = ldc * (ptrdiff_t)sizeof(*b);                   \
         char *c3 = c0 + 3 * ld;                                             \
         __asm__ volatile(                                                   \
     "test %[acc], %[acc]\n\t"                                             \
@@ -176,24 +256,14 @@ GM_INLINE void load_copy(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
     "jz 2f\n\t"                                                            \
     ".p2align 5\n"                                                          \
     "1:\n\t"                                                               \
-    "prefetcht0 8*64(%[b])\n\t"                                           \
-    GM_FSTEP(0, SFX, BC, AW)                                                \
-    "prefetcht0 9*64(%[b])\n\t"                                           \
-    GM_FSTEP(1, SFX, BC, AW)                                                \
-    "prefetcht0 8*" AW "(%[a])\n\t"                                       \
-    GM_FSTEP(2, SFX, BC, AW)                                                \
-    GM_FSTEP(3, SFX, BC, AW)                                                \
-    "add $4*64, %[b]\n\t"                                                 \
-    "add $4*" AW ", %[a]\n\t"                                             \
+    QUAD                                                                    \
     "dec %[quads]\n\t"                                                    \
     "jnz 1b\n"                                                             \
     "2:\n\t"                                                               \
     "test %[rest], %[rest]\n\t"                                           \
     "jz 4f\n"                                                              \
     "3:\n\t"                                                               \
-    GM_FSTEP(0, SFX, BC, AW)                                                \
-    "add $64, %[b]\n\t"                                                   \
-    "add $" AW ", %[a]\n\t"                                               \
+    STEP                                                                    \
     "dec %[rest]\n\t"                                                     \
     "jnz 3b\n"                                                             \
     "4:\n\t"                                                               \
@@ -210,14 +280,39 @@ GM_INLINE void load_copy(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
     "vmovup" SFX " %%ymm10, (%[c3],%[ld],2)\n\t"     \
     "vmovup" SFX " %%ymm11, 32(%[c3],%[ld],2)\n\t"     \
     "vzeroupper\n\t"                                                      \
-            : [a] "+r"(a), [b] "+r"(b), [quads] "+r"(quads),                \
+            : GM_UNPAREN A_OUT, [b] "+r"(b), [quads] "+r"(quads),           \
               [rest] "+r"(rest)                                             \
             : [c0] "r"(c0), [c3] "r"(c3), [ld] "r"(ld),                     \
-              [acc] "r"(accumulate)                                         \
+              [acc] "r"(accumulate) GM_UNPAREN A_IN                         \
             : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",       \
               "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",     \
               "xmm12", "xmm13", "xmm14");                                   \
     } while (0)
+
+/* NAME (packed A) and NAME##_rows (A in place) for elements of type T:
+ * SFX, BC as above, PACKED_AW and ES the bytes of A per step of each form
+ * (6 elements, one), MR the rows of the tile. */
+#define GM_DEFINE_FLOAT_MICROS(NAME, T, SFX, BC, PACKED_AW, ES, MR)          \
+    static void NAME(ptrdiff_t depth, const void *a_panel,                  \
+                     const void *b_panel, void *c_, ptrdiff_t ldc,          \
+                     int accumulate)                                        \
+    {                                                                       \
+        const T *a = (const T *)a_panel;                                    \
+        const T *b = (const T *)b_panel;                                    \
+        GM_FKERNEL(SFX, GM_QUAD_PACKED(SFX, BC, PACKED_AW),                 \
+                   GM_STEP_PACKED(SFX, BC, PACKED_AW), ([a] "+r"(a)), ());  \
+    }                                                                       \
+    static void NAME##_rows(ptrdiff_t depth, const char *a, ptrdiff_t lda,  \
+                            const void *b_panel, void *c_, ptrdiff_t ldc,   \
+                            int accumulate)                                 \
+    {                                                                       \
+        const T *b = (const T *)b_panel;                                    \
+        GM_IN_PLACE_POINTERS(MR, sizeof(T));                                \
+        GM_FKERNEL(SFX, GM_QUAD_ROWS(SFX, BC, ES), GM_STEP_ROWS(SFX, BC, ES), \
+                   ([a] "+r"(a), [a3] "+r"(a3), [an] "+r"(an),              \
+                    [an3] "+r"(an3)),                                       \
+                   (, [lda] "r"(lda)));                                     \
+    }
 
 /* ========================================================================
  * float64: 6 x 8 tile (12 accumulators, 2 B vectors, 1 broadcast).
@@ -225,14 +320,7 @@ GM_INLINE void load_copy(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
 #define F64_MR 6
 #define F64_NR 8
 
-static void micro_f64_6x8(ptrdiff_t depth, const void *a_panel,
-                          const void *b_panel, void *c_, ptrdiff_t ldc,
-                          int accumulate)
-{
-    const double *a = (const double *)a_panel;
-    const double *b = (const double *)b_panel;
-    GM_FKERNEL("d", "vbroadcastsd", "48");
-}
+GM_DEFINE_FLOAT_MICROS(micro_f64_6x8, double, "d", "vbroadcastsd", "48", "8", F64_MR)
 
 GM_DEFINE_PACK_COPY(pack_f64, 8, F64_MR, F64_NR)
 GM_DEFINE_STORE_LOAD_COPY(f64, 8)
@@ -672,6 +760,7 @@ static const gm_kernel avx2_f64 = {
     .c_mode = GM_C_SAME,
     .pack_a = pack_f64, .pack_b = pack_f64,
     .micro = micro_f64_6x8,
+    .micro_rows = micro_f64_6x8_rows,
     .store = store_f64, .load = load_f64,
     .direct = direct_f64,
     .direct_max_flops = 16.0 * 16.0 * 16.0,
@@ -691,14 +780,7 @@ static const gm_kernel avx2_f64 = {
 #define F32_MR 6
 #define F32_NR 16
 
-static void micro_f32_6x16(ptrdiff_t depth, const void *a_panel,
-                          const void *b_panel, void *c_, ptrdiff_t ldc,
-                          int accumulate)
-{
-    const float *a = (const float *)a_panel;
-    const float *b = (const float *)b_panel;
-    GM_FKERNEL("s", "vbroadcastss", "24");
-}
+GM_DEFINE_FLOAT_MICROS(micro_f32_6x16, float, "s", "vbroadcastss", "24", "4", F32_MR)
 
 GM_DEFINE_PACK_COPY(pack_f32, 4, F32_MR, F32_NR)
 GM_DEFINE_STORE_LOAD_COPY(f32, 4)
@@ -818,6 +900,7 @@ static const gm_kernel avx2_f32 = {
     .c_mode = GM_C_SAME,
     .pack_a = pack_f32, .pack_b = pack_f32,
     .micro = micro_f32_6x16,
+    .micro_rows = micro_f32_6x16_rows,
     .store = store_f32, .load = load_f32,
     .direct = direct_f32,
     .direct_max_flops = 16.0 * 16.0 * 16.0,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 import gufunc_matmul
-from checks import assert_matches_numpy, assert_values_match, ours
+from checks import assert_matches_numpy, assert_values_match, ours, reference
 from strategies import NUMERIC_DTYPES, dtype_id, laid_out, make_values
 
 matmul = gufunc_matmul.matmul
@@ -666,5 +666,54 @@ def test_vector_times_few_columns_has_the_bits_of_a_row_of_a_product(dtype):
                 b = make_values(dtype, (k, n), (n, 1.0, 0.0))
                 alone = assert_matches_numpy(rows[0], b)
                 assert_bitwise_equal(alone, ours(rows, b)[0])
+    finally:
+        gufunc_matmul._core._select_isa(before)
+
+
+def _a_layouts(a):
+    """A (C order) as the in-place kernels meet it: contiguous, rows padded,
+    rows reversed, and rows a page apart (which packs A again)."""
+    m, k = a.shape
+    padded = np.zeros((m, k + 3), a.dtype)[:, :k]
+    padded[...] = a
+    page = np.zeros((m, -(-k * a.itemsize // 4096) * 4096 // a.itemsize), a.dtype)[:, :k]
+    page[...] = a
+    reversed_rows = np.ascontiguousarray(a[::-1])[::-1]
+    return {"C": a, "padded": padded, "reversed": reversed_rows, "page-apart": page}
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+@pytest.mark.parametrize("m", [150, 1001])
+def test_a_read_in_place_has_the_bits_of_packed_a(dtype, m, restore_threads):
+    """Blocked products of few columns read A in C order where it lies,
+    tile by tile down its rows: NumPy's values, and the bits of the same
+    product with A packed (a view whose columns are not contiguous), on 1
+    and 2 threads and every instruction set; rows around whole tiles,
+    depths across depth blocks, A's rows padded, reversed or a page apart,
+    C with padded rows, or in Fortran order (through the spare tile)."""
+    before = gufunc_matmul._core._isa()
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            gufunc_matmul._core._select_isa(isa.strip())
+            for k in (7, 64, 300, 1100):
+                for n in (17, 64, 130):
+                    a = make_values(dtype, (m, k), (k + n, 1.0, 0.0))
+                    b = make_values(dtype, (k, n), (n, 1.0, 0.0))
+                    packed_a = np.repeat(a, 2, axis=1)[:, ::2]
+                    gufunc_matmul.set_num_threads(1)
+                    expected = ours(packed_a, b)
+                    for name, laid in _a_layouts(a).items():
+                        assert_array_equal(laid, a)
+                        for threads in (1, 2):
+                            gufunc_matmul.set_num_threads(threads)
+                            assert_bitwise_equal(ours(laid, b), expected)
+                    assert_matches_numpy(a, b)
+                    padded_c = np.zeros((m, n + 5), dtype)[:, :n]
+                    ours(a, b, out=padded_c)
+                    assert_bitwise_equal(padded_c, expected)
+                    # C's columns apart: the plan may change with the layout
+                    fortran_c = np.zeros((m, n), dtype, "F")
+                    ours(a, b, out=fortran_c)
+                    assert_values_match(fortran_c, reference(a, b), a, b)
     finally:
         gufunc_matmul._core._select_isa(before)
