@@ -29,11 +29,6 @@
 #define GM_ROWS_GROUP 2
 #endif
 
-/* Complex dot products fetch their four rows this far ahead: two
- * multiply-adds per vector leave the hardware prefetcher behind on a
- * matrix streamed from L3. */
-#define GM_DOTS_PREFETCH_BYTES 1024
-
 /* Dot products of one or two rows with many vectors run on too few
  * chains to keep the multiply-add units busy: up to this size, the many
  * are grouped instead and the one or two read again from L2. */
@@ -431,7 +426,7 @@ static const float gm_minus_one_float = -1.0f;
         const char *rows, ptrdiff_t rs, const char *vec, ptrdiff_t k,         \
         char *out, ptrdiff_t os, const int conj, const int G)                 \
     {                                                                         \
-        enum { VB = RLANES * sizeof(R), PF = GM_DOTS_PREFETCH_BYTES };       \
+        enum { VB = RLANES * sizeof(R) };                                     \
         const ptrdiff_t end = k * 2 * (ptrdiff_t)sizeof(R);                   \
         const char *rp[4];                                                    \
         for (int q = 0; q < 4; ++q) {                                         \
@@ -442,21 +437,22 @@ static const float gm_minus_one_float = -1.0f;
         ptrdiff_t o = 0;                                                      \
         for (; o + VB <= end; o += VB) {                                      \
             const VEC y = LOADU(vec + o), ys = SWAP(y);                       \
-            for (int q = 0; q < G; ++q) {                                     \
-                __builtin_prefetch(rp[q] + o + PF);                           \
-            }                                                                 \
             VEC x = LOADU(rp[0] + o);                                         \
+            GM_IN_REGISTER(x);                                                \
             re0 = FMA(x, y, re0); im0 = FMA(x, ys, im0);                      \
             if (G > 1) {                                                      \
                 x = LOADU(rp[1] + o);                                         \
+                GM_IN_REGISTER(x);                                            \
                 re1 = FMA(x, y, re1); im1 = FMA(x, ys, im1);                  \
             }                                                                 \
             if (G > 2) {                                                      \
                 x = LOADU(rp[2] + o);                                         \
+                GM_IN_REGISTER(x);                                            \
                 re2 = FMA(x, y, re2); im2 = FMA(x, ys, im2);                  \
             }                                                                 \
             if (G > 3) {                                                      \
                 x = LOADU(rp[3] + o);                                         \
+                GM_IN_REGISTER(x);                                            \
                 re3 = FMA(x, y, re3); im3 = FMA(x, ys, im3);                  \
             }                                                                 \
         }                                                                     \
