@@ -529,6 +529,33 @@ def test_small_integer_products_in_every_layout(dtype, shapes, layout_a, layout_
     assert_array_equal(matmul(a, b), np.matmul(a, b), strict=True)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64], ids=dtype_id)
+def test_64_bit_integer_products_of_few_columns(dtype):
+    """64-bit integer products of up to 32 columns keep rows of C in
+    vectors (four rows at a time, only the vectors the columns need):
+    NumPy's wrapped sums exactly, on every instruction set, for rows that
+    leave groups part-full, several strips of columns, B and C with padded
+    rows."""
+    rng = np.random.default_rng(64)
+    info = np.iinfo(dtype)
+    before = gufunc_matmul._core._isa()
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            gufunc_matmul._core._select_isa(isa.strip())
+            for m, k in [(1, 300), (3, 9), (10, 815), (203, 40)]:
+                for n in (1, 2, 7, 8, 9, 16, 17, 25, 32, 33, 40):
+                    a = rng.integers(info.min, info.max, (m, k), dtype=dtype, endpoint=True)
+                    b = rng.integers(info.min, info.max, (k, n + 3), dtype=dtype,
+                                     endpoint=True)[:, :n]
+                    expected = np.matmul(a, b)
+                    assert_array_equal(matmul(a, b), expected, strict=True)
+                    out = np.zeros((m, n + 5), dtype)[:, :n]
+                    matmul(a, b, out=out)
+                    assert_array_equal(out, expected, strict=True)
+    finally:
+        gufunc_matmul._core._select_isa(before)
+
+
 @pytest.mark.parametrize("size", [2, 9, 70])
 def test_bool_is_or_of_ands_of_any_nonzero_byte(size):
     rng = np.random.default_rng(size)
