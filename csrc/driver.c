@@ -315,8 +315,9 @@ static int reads_a_in_place(const gm_kernel *kern, const gm_operand *a,
 {
     const double b_bytes = (double)panels * (double)kern->nr * (double)kb
                            * (double)kern->packed_size;
+    /* (run_tile reads a row stride of 0 as a packed panel.) */
     return kern->micro_rows != NULL && !c->upper && b_bytes <= GM_IN_PLACE_B_BYTES
-           && a->col_stride == (ptrdiff_t)kern->packed_size
+           && a->col_stride == (ptrdiff_t)kern->packed_size && a->row_stride != 0
            && !rows_share_cache_sets(a->data, a->row_stride, kern->mr);
 }
 
