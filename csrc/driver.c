@@ -800,21 +800,25 @@ static gm_problem direct_layout(const gm_problem *p, int conjugate)
  * took 29 us as dots, 20 us so. */
 #define GM_B_ROWS_COPY_MAX_BYTES (1 << 20)
 
-/* Whether the broadcast form beats dot products, by a count of cycles a
- * row: dots load 5 vectors for 4 multiply-adds, at two loads a cycle
- * (half that speed when B is over 32 KiB and each row reads it again from
- * L2), plus about 10 cycles for each lane sum; the broadcast form takes
- * half a cycle a step (two units, 8 rows sharing each load of B) per
- * vector of columns. */
-static int rows_beat_dots(const gm_kernel *kern, ptrdiff_t n, ptrdiff_t k,
+/* Whether the broadcast form, B copied, beats dot products, by a count of
+ * cycles a row: dots run in blocks of 3 x 2 elements (5 vectors loaded
+ * for 6 multiply-adds), at about 0.6 cycles a vector of multiply-adds
+ * (twice that when three rows of A and all of B, which each block of
+ * rows reads, outgrow L1) plus 2 a lane sum; the broadcast form takes
+ * about 0.55 cycles a step per vector of columns, plus 1.5 an element of
+ * B copied, shared by the rows.  Fitted on Zen 4 (float64 (40 x 64) @
+ * (64 x 8), B in Fortran order: both 2.1 us; (12 x 256) @ (256 x 12):
+ * 2.5 us as dots, 4.6 so; (500 x 2000) @ (2000 x 12): 398 as dots, 317
+ * so). */
+static int rows_beat_dots(const gm_kernel *kern, const gm_problem *p,
                           ptrdiff_t item)
 {
     const double lanes = kern->nr / 2;
-    const double vectors = ceil((double)n / lanes);
-    const double b_bytes = (double)n * (double)k * (double)item;
-    const double dots = (double)n * (double)k / (1.6 * lanes) * (b_bytes > 32768 ? 2.0 : 1.0)
-                        + 10.0 * (double)n;
-    const double rows = 0.55 * (double)k * vectors;
+    const double n = (double)p->n, k = (double)p->k;
+    const double block_bytes = (3.0 + n) * k * (double)item;
+    const double dots = 0.6 * n * k / lanes * (block_bytes > 32768.0 ? 2.0 : 1.0)
+                        + 2.0 * n;
+    const double rows = 0.55 * k * ceil(n / lanes) + 1.5 * k * n / (double)p->m;
     return rows < dots;
 }
 
@@ -910,7 +914,7 @@ static void *b_in_rows(gm_problem *p, const gm_kernel *kern,
     const int pays = p->k < kern->short_dot_depth
                      ? rows_beat_short_dots(kern, p)
                      : p->m >= 8 && p->n <= kern->direct_max_cols
-                       && rows_beat_dots(kern, p->n, p->k, item);
+                       && rows_beat_dots(kern, p, item);
     if (!pays || operand_bytes(p, &p->b, p->k, p->n) > GM_B_ROWS_COPY_MAX_BYTES) {
         return NULL;
     }

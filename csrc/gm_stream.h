@@ -37,11 +37,8 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Keeps a loaded vector in a register: without it, compilers fold the
- * load into each instruction that uses it, and loads become the limit
- * (complex axpy read each vector of B twice and ran at half speed). */
-#define GM_IN_REGISTER(v) __asm__("" : "+v"(v))
-
+#include "gm_kernel.h"
+#include "gm_short_dots.h"
 #include "gufunc_matmul.h"
 
 /* ------------------------------------------------------------------------
@@ -63,6 +60,11 @@
 typedef void (*gm_dots_fn)(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,
                            const char *vec, ptrdiff_t k, char *out,
                            ptrdiff_t os);
+/* Every element (x, y) of nx rows of X by ny rows of Y, both contiguous
+ * along p, to c + x * cxs + y * cys: the dot products of dots, blocked. */
+typedef void (*gm_grid_fn)(const char *x, ptrdiff_t xs, ptrdiff_t nx,
+                           const char *y, ptrdiff_t ys, ptrdiff_t ny,
+                           ptrdiff_t k, char *c, ptrdiff_t cxs, ptrdiff_t cys);
 typedef void (*gm_axpy_fn)(const char *s, ptrdiff_t si, ptrdiff_t sp,
                            ptrdiff_t m, const char *b, ptrdiff_t brs,
                            ptrdiff_t n, ptrdiff_t k, char *c, ptrdiff_t crs);
@@ -128,6 +130,60 @@ typedef void (*gm_axpy_fn)(const char *s, ptrdiff_t si, ptrdiff_t sp,
             break;                                                            \
         }                                                                     \
     }                                                                         \
+    /* Elements (x, y) of R rows of X by Q rows of Y: each the dot       \
+     * product of dots_group, in the same chains and lane sum, so any     \
+     * grouping gives the same bits; each vector loaded serves Q or R     \
+     * multiply-adds instead of one (12 chains: 15 of 16 registers). */   \
+    static inline __attribute__((always_inline)) void NAME##_dots_block(     \
+        const char *x, ptrdiff_t xs, const char *y, ptrdiff_t ys,             \
+        ptrdiff_t k, char *c, ptrdiff_t cxs, ptrdiff_t cys, const int R,      \
+        const int Q)                                                          \
+    {                                                                         \
+        enum { ES = sizeof(T), VB = LANES * sizeof(T) };                      \
+        VEC t[3][2][2];                                                       \
+        for (int q = 0; q < R; ++q) {                                         \
+            for (int j = 0; j < Q; ++j) {                                     \
+                t[q][j][0] = t[q][j][1] = ZERO();                             \
+            }                                                                 \
+        }                                                                     \
+        ptrdiff_t o = 0;                                                      \
+        const ptrdiff_t end = k * ES;                                         \
+        for (; o + 2 * VB <= end; o += 2 * VB) {                              \
+            for (int h = 0; h < 2; ++h) {                                     \
+                VEC yv[2];                                                    \
+                for (int j = 0; j < Q; ++j) {                                 \
+                    yv[j] = LOADU(y + j * ys + o + h * VB);                   \
+                    GM_IN_REGISTER(yv[j]);                                    \
+                }                                                             \
+                for (int q = 0; q < R; ++q) {                                 \
+                    VEC xv = LOADU(x + q * xs + o + h * VB);                  \
+                    GM_IN_REGISTER(xv);                                       \
+                    for (int j = 0; j < Q; ++j) {                             \
+                        t[q][j][h] = MADD(xv, yv[j], t[q][j][h]);             \
+                    }                                                         \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+        for (; o < end; o += VB) {                                            \
+            const MASK_T mk = MASKOF((end - o) / ES);                         \
+            VEC yv[2];                                                        \
+            for (int j = 0; j < Q; ++j) {                                     \
+                yv[j] = MLOAD(y + j * ys + o, mk);                            \
+            }                                                                 \
+            for (int q = 0; q < R; ++q) {                                     \
+                const VEC xv = MLOAD(x + q * xs + o, mk);                     \
+                for (int j = 0; j < Q; ++j) {                                 \
+                    t[q][j][0] = MADD(xv, yv[j], t[q][j][0]);                 \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+        for (int q = 0; q < R; ++q) {                                         \
+            for (int j = 0; j < Q; ++j) {                                     \
+                PUT(c + q * cxs + j * cys, HSUM(ADD(t[q][j][0], t[q][j][1]))); \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    GM_DEFINE_DOTS_GRID(NAME)                                                 \
     /* One row of C of NV vectors at most (n elements), its accumulators  \
      * in registers over all of p: kept in memory, each step of a chain    \
      * also waited for a store to forward (AVX2 on Zen 4, float64          \
@@ -253,7 +309,8 @@ typedef void (*gm_axpy_fn)(const char *s, ptrdiff_t si, ptrdiff_t sp,
  * shape and layout fit one; returns 0 when none does. */
 static inline __attribute__((always_inline)) int stream_direct(const gm_problem *pr, const char *a, const char *b,
                             char *c, const ptrdiff_t es, gm_dots_fn dots,
-                            gm_axpy_fn axpy, const int any_rows)
+                            gm_grid_fn grid, gm_axpy_fn axpy,
+                            const int any_rows)
 {
     const ptrdiff_t m = pr->m, n = pr->n, k = pr->k;
     if (k == 0) {
@@ -290,6 +347,18 @@ static inline __attribute__((always_inline)) int stream_direct(const gm_problem 
      * group (1 or 2) and the longer operand stays in L2 while it is read
      * again.  Each element sums the same products in the same lanes
      * whichever side is grouped. */
+    if (pr->a.col_stride == es && pr->b.row_stride == es && grid != NULL
+            && m > 1 && n > 1) {
+        if (m >= n) {
+            grid(a, pr->a.row_stride, m, b, pr->b.col_stride, n, k, c,
+                 pr->c.row_stride, pr->c.col_stride);
+        }
+        else {
+            grid(b, pr->b.col_stride, n, a, pr->a.row_stride, m, k, c,
+                 pr->c.col_stride, pr->c.row_stride);
+        }
+        return 1;
+    }
     if (pr->a.col_stride == es && pr->b.row_stride == es) {
         const ptrdiff_t longer = m > n ? m : n, shorter = m + n - longer;
         const int regroup = shorter <= 2
@@ -315,14 +384,14 @@ static inline __attribute__((always_inline)) int stream_direct(const gm_problem 
  * layout fits none (then nothing was written; the layout is the same for
  * every matrix, so only the first can refuse). */
 static inline __attribute__((always_inline)) int stream_all(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last,
-                         const ptrdiff_t es, gm_dots_fn dots, gm_axpy_fn axpy,
-                         const int any_rows)
+                         const ptrdiff_t es, gm_dots_fn dots, gm_grid_fn grid,
+                         gm_axpy_fn axpy, const int any_rows)
 {
     for (ptrdiff_t s = first; s < last; ++s) {
         if (!stream_direct(pr, pr->a.data + s * pr->a.batch_stride,
                            pr->b.data + s * pr->b.batch_stride,
                            pr->c.data + s * pr->c.batch_stride, es, dots,
-                           axpy, any_rows)) {
+                           grid, axpy, any_rows)) {
             return 0;
         }
     }

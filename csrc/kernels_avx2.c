@@ -484,6 +484,8 @@ GM_DEFINE_SHORT_DOTS(short_dots_f32, float, get_f32, put_f32, __builtin_fmaf)
 
 GM_DEFINE_DOTS_BY_DEPTH(dots_f64, short_dots_f64, stream_f64_dots, F64_SHORT_DOT_DEPTH)
 GM_DEFINE_DOTS_BY_DEPTH(dots_f32, short_dots_f32, stream_f32_dots, F32_SHORT_DOT_DEPTH)
+GM_DEFINE_GRID_BY_DEPTH(grid_f64, short_dots_f64, stream_f64_dots_grid, F64_SHORT_DOT_DEPTH)
+GM_DEFINE_GRID_BY_DEPTH(grid_f32, short_dots_f32, stream_f32_dots_grid, F32_SHORT_DOT_DEPTH)
 
 /*
  * float64 products straight from user memory: `rows` rows of C, NV vectors
@@ -736,7 +738,7 @@ static void direct_f64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
      * element in order with fused multiply-adds: the same bits). */
     const int rows_layout = pr->b.col_stride == 8 && pr->c.col_stride == 8;
     if ((!rows_layout || m == 1 || n == 1 || n > 16)
-            && stream_all(pr, first, last, 8, dots_f64,
+            && stream_all(pr, first, last, 8, dots_f64, grid_f64,
                           stream_f64_axpy, 0)) {
         return;
     }
@@ -880,7 +882,7 @@ static void direct_f32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
     /* As for float64. */
     const int rows_layout = pr->b.col_stride == 4 && pr->c.col_stride == 4;
     if ((!rows_layout || m == 1 || n == 1 || n > 16)
-            && stream_all(pr, first, last, 4, dots_f32,
+            && stream_all(pr, first, last, 4, dots_f32, grid_f32,
                           stream_f32_axpy, 0)) {
         return;
     }
@@ -1146,7 +1148,7 @@ static void direct_i32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
     if (gm_int_tiny(pr) && tiny_i32(pr, first, last)) {
         return;
     }
-    if (gm_int_tiny(pr) || !stream_all(pr, first, last, 4, stream_i32_dots,
+    if (gm_int_tiny(pr) || !stream_all(pr, first, last, 4, stream_i32_dots, NULL,
                     stream_i32_axpy, 0)) {
         direct_i32_scalar(pr, first, last);
     }
@@ -1568,7 +1570,7 @@ static void direct_i64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
     if (gm_int_tiny(pr) && tiny_i64(pr, first, last)) {
         return;
     }
-    if (gm_int_tiny(pr) || !stream_all(pr, first, last, 8, stream_i64_dots,
+    if (gm_int_tiny(pr) || !stream_all(pr, first, last, 8, stream_i64_dots, NULL,
                     stream_i64_axpy, 0)) {
         direct_i64_scalar(pr, first, last);
     }
@@ -1749,7 +1751,7 @@ static void direct_conj_c128(const gm_problem *pr, ptrdiff_t first,
 
 static void direct_c128(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (!stream_all(pr, first, last, 16, stream_c128_dots,
+    if (!stream_all(pr, first, last, 16, stream_c128_dots, NULL,
                     stream_c128_axpy, 1)) {
         direct_c128_scalar(pr, first, last);
     }
@@ -1767,7 +1769,7 @@ static void direct_conj_c64(const gm_problem *pr, ptrdiff_t first,
 
 static void direct_c64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (!stream_all(pr, first, last, 8, stream_c64_dots,
+    if (!stream_all(pr, first, last, 8, stream_c64_dots, NULL,
                     stream_c64_axpy, 1)) {
         direct_c64_scalar(pr, first, last);
     }

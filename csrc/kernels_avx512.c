@@ -393,9 +393,11 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
             STORE_SCALAR(c + (i0 + q) * pr->c.row_stride, sums[q]);           \
         }                                                                     \
     }                                                                         \
-    /* Four rows at a time keep four streams from memory in flight; rows  \
-     * shorter than 16 as scalar chains (their lane sums cost more: float64 \
-     * (100000 x 8) @ (8,), one thread: 212 us, 99 so). */                 \
+    /* Four rows at a time keep four streams from memory in flight, the  \
+     * 1 to 3 left over together (alone, each would read the vector again \
+     * and sum the lanes of three empty rows); rows shorter than 16 as    \
+     * scalar chains (their lane sums cost more: float64 (100000 x 8) @   \
+     * (8,), one thread: 212 us, 99 so). */                                \
     static void NAME##_dots(const gm_problem *pr, const char *a,              \
                             const char *b, char *c)                           \
     {                                                                         \
@@ -408,17 +410,112 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
         for (; i0 + 4 <= pr->m; i0 += 4) {                                    \
             NAME##_dots_rows(pr, a, b, c, i0, 4);                             \
         }                                                                     \
-        for (; i0 < pr->m; ++i0) {                                            \
-            NAME##_dots_rows(pr, a, b, c, i0, 1);                             \
+        switch (pr->m - i0) {                                                 \
+        case 1: NAME##_dots_rows(pr, a, b, c, i0, 1); break;                  \
+        case 2: NAME##_dots_rows(pr, a, b, c, i0, 2); break;                  \
+        case 3: NAME##_dots_rows(pr, a, b, c, i0, 3); break;                  \
+        default: break;                                                       \
         }                                                                     \
     }                                                                         \
-    /* Every element a dot product (the same sums either way): each      \
-     * column of B against all rows of A (matrix-vector products, and a   \
-     * smaller A, which is then read again from the caches), or each row  \
-     * of A against all columns of B. */                                  \
+    /* Elements (x, y) of R rows of X by Q rows of Y, both contiguous    \
+     * along p: each the dot product that dots_rows computes, in the same \
+     * chains and lane sums, so any grouping gives the same bits; each    \
+     * vector loaded serves Q or R multiply-adds instead of one. */       \
+    static inline __attribute__((always_inline)) void NAME##_dots_block(     \
+        const char *x, ptrdiff_t xs, const char *y, ptrdiff_t ys,             \
+        ptrdiff_t k, char *c, ptrdiff_t cxs, ptrdiff_t cys, const int R,      \
+        const int Q)                                                          \
+    {                                                                         \
+        enum { VB = LANES * sizeof(T) };                                      \
+        VEC t[3][2][4];                                                       \
+        for (int q = 0; q < R; ++q) {                                         \
+            for (int j = 0; j < Q; ++j) {                                     \
+                t[q][j][0] = t[q][j][1] = t[q][j][2] = t[q][j][3] = ZERO();   \
+            }                                                                 \
+        }                                                                     \
+        ptrdiff_t p = 0;                                                      \
+        for (; p + 4 * LANES <= k; p += 4 * LANES) {                          \
+            const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                     \
+            for (int u = 0; u < 4; ++u) {                                     \
+                VEC yv[2];                                                    \
+                for (int j = 0; j < Q; ++j) {                                 \
+                    yv[j] = LOADU(y + j * ys + o + u * VB);                   \
+                    GM_IN_REGISTER(yv[j]);                                    \
+                }                                                             \
+                for (int q = 0; q < R; ++q) {                                 \
+                    VEC xv = LOADU(x + q * xs + o + u * VB);                  \
+                    GM_IN_REGISTER(xv);                                       \
+                    for (int j = 0; j < Q; ++j) {                             \
+                        t[q][j][u] = FMADD(xv, yv[j], t[q][j][u]);            \
+                    }                                                         \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+        for (; p + LANES <= k; p += LANES) {                                  \
+            const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                     \
+            VEC yv[2];                                                        \
+            for (int j = 0; j < Q; ++j) {                                     \
+                yv[j] = LOADU(y + j * ys + o);                                \
+            }                                                                 \
+            for (int q = 0; q < R; ++q) {                                     \
+                const VEC xv = LOADU(x + q * xs + o);                         \
+                for (int j = 0; j < Q; ++j) {                                 \
+                    t[q][j][0] = FMADD(xv, yv[j], t[q][j][0]);                \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+        if (p < k) {                                                          \
+            const MASK_T mask = (MASK_T)(((MASK_T)1 << (k - p)) - 1);         \
+            const ptrdiff_t o = p * (ptrdiff_t)sizeof(T);                     \
+            VEC yv[2];                                                        \
+            for (int j = 0; j < Q; ++j) {                                     \
+                yv[j] = MASKZ_LOADU(mask, y + j * ys + o);                    \
+            }                                                                 \
+            for (int q = 0; q < R; ++q) {                                     \
+                const VEC xv = MASKZ_LOADU(mask, x + q * xs + o);             \
+                for (int j = 0; j < Q; ++j) {                                 \
+                    t[q][j][0] = FMADD(xv, yv[j], t[q][j][0]);                \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+        const int one_chain = k < 4 * LANES;                                  \
+        VEC v[8];                                                             \
+        for (int e = 0; e < 8; ++e) {                                         \
+            const int q = e / Q, j = e % Q;                                   \
+            v[e] = e >= R * Q ? ZERO()                                        \
+                   : one_chain ? t[q][j][0]                                   \
+                   : ADD(ADD(t[q][j][0], t[q][j][1]), ADD(t[q][j][2], t[q][j][3])); \
+        }                                                                     \
+        T sums[8];                                                            \
+        REDUCE4(v[0], v[1], v[2], v[3], sums);                                \
+        if (R * Q > 4) {                                                      \
+            REDUCE4(v[4], v[5], v[6], v[7], sums + 4);                        \
+        }                                                                     \
+        for (int e = 0; e < R * Q; ++e) {                                     \
+            STORE_SCALAR(c + (e / Q) * cxs + (e % Q) * cys, sums[e]);         \
+        }                                                                     \
+    }                                                                         \
+    GM_DEFINE_DOTS_GRID(NAME)                                                 \
+    /* Every element a dot product (the same sums either way): a grid of \
+     * blocks, along the operand with more rows or columns; matrix-vector \
+     * products (and products shallower than 16) each column of B against \
+     * all rows of A, or each row of A against all columns of B. */       \
     static void NAME##_dots_all(const gm_problem *pr, const char *a,          \
                                 const char *b, char *c)                       \
     {                                                                         \
+        if (pr->m > 1 && pr->n > 1 && pr->k >= GM_SHORT_DOT_MAX) {            \
+            if (pr->m >= pr->n) {                                             \
+                NAME##_dots_grid(a, pr->a.row_stride, pr->m, b,               \
+                                 pr->b.col_stride, pr->n, pr->k, c,           \
+                                 pr->c.row_stride, pr->c.col_stride);         \
+            }                                                                 \
+            else {                                                            \
+                NAME##_dots_grid(b, pr->b.col_stride, pr->n, a,               \
+                                 pr->a.row_stride, pr->m, pr->k, c,           \
+                                 pr->c.col_stride, pr->c.row_stride);         \
+            }                                                                 \
+            return;                                                           \
+        }                                                                     \
         gm_problem one = *pr;                                                 \
         if (pr->n == 1 || (pr->m > 1 && pr->m <= pr->n)) {                    \
             one.n = 1;                                                        \

@@ -669,7 +669,7 @@ static void direct_i32(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
         }
         return;
     }
-    if (stream_all(pr, first, last, 4, dots_i32,
+    if (stream_all(pr, first, last, 4, dots_i32, NULL,
                     stream_i32_axpy, 0)) {
         return;
     }
@@ -755,7 +755,7 @@ static void direct_i64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
         }
         return;
     }
-    if (stream_all(pr, first, last, 8, dots_i64,
+    if (stream_all(pr, first, last, 8, dots_i64, NULL,
                     stream_i64_axpy, 0)) {
         return;
     }
@@ -1145,7 +1145,7 @@ static void direct_conj_c64(const gm_problem *pr, ptrdiff_t first,
 
 static void direct_c64(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (!stream_all(pr, first, last, 8, stream_c64_dots,
+    if (!stream_all(pr, first, last, 8, stream_c64_dots, NULL,
                     stream_c64_axpy, 1)) {
         direct_c64_scalar(pr, first, last);
     }
@@ -1163,7 +1163,7 @@ static void direct_conj_c128(const gm_problem *pr, ptrdiff_t first,
 
 static void direct_c128(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)
 {
-    if (!stream_all(pr, first, last, 16, stream_c128_dots,
+    if (!stream_all(pr, first, last, 16, stream_c128_dots, NULL,
                     stream_c128_axpy, 1)) {
         direct_c128_scalar(pr, first, last);
     }

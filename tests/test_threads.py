@@ -323,8 +323,8 @@ def test_same_bits_for_every_thread_count_fortran_b(dtype, restore_threads):
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
-@pytest.mark.parametrize("shapes", [((1000, 64), (64, 8)), ((500, 2000), (2000, 12)),
-                                    ((3, 200, 50), (3, 50, 5)), ((4, 90, 40), (40, 2))],
+@pytest.mark.parametrize("shapes", [((2000, 24), (24, 8)), ((500, 2000), (2000, 12)),
+                                    ((3, 300, 20), (3, 20, 6)), ((4, 90, 20), (20, 6))],
                          ids=["short", "deep", "stack", "shared-b"])
 def test_many_rows_of_few_columns_fortran_b(dtype, shapes, restore_threads):
     """Many rows times a B of few columns in Fortran order: B is copied
@@ -715,5 +715,45 @@ def test_a_read_in_place_has_the_bits_of_packed_a(dtype, m, restore_threads):
                     fortran_c = np.zeros((m, n), dtype, "F")
                     ours(a, b, out=fortran_c)
                     assert_values_match(fortran_c, reference(a, b), a, b)
+    finally:
+        gufunc_matmul._core._select_isa(before)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+def test_blocks_of_dot_products_have_the_bits_of_single_ones(dtype, restore_threads):
+    """Few rows of A times B in Fortran order (too few rows to copy B)
+    are dot products computed in blocks of rows and columns that share
+    their loads: every element has the bits of the same dot product
+    computed alone (one row of A, one column of B), for blocks cut at
+    every edge, depths around whole vectors and their groups, operands
+    with padded rows or columns, 1 and 2 threads, on every instruction
+    set; and NumPy's values."""
+    before = gufunc_matmul._core._isa()
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            gufunc_matmul._core._select_isa(isa.strip())
+            for k in (16, 17, 31, 32, 33, 64, 65, 100, 129, 300):
+                for m, n in ((2, 2), (3, 2), (2, 5), (4, 3), (7, 6), (5, 7), (6, 19)):
+                    a = make_values(dtype, (m, k), (k + m, 1.0, 0.0))
+                    b = make_values(dtype, (k, n), (k + n, 1.0, 0.0))
+                    b_f = np.asfortranarray(b)
+                    a_padded = np.zeros((m, k + 5), dtype)[:, :k]
+                    a_padded[...] = a
+                    b_padded = np.zeros((n, k + 3), dtype)[:, :k].T
+                    b_padded[...] = b
+                    gufunc_matmul.set_num_threads(1)
+                    alone = np.array([[ours(a[i], b_f[:, j]) for j in range(n)]
+                                      for i in range(m)], dtype)
+                    assert_bitwise_equal(
+                        np.concatenate([ours(a[i:i + 1], b_f) for i in range(m)]), alone)
+                    assert_bitwise_equal(
+                        np.concatenate([ours(a, b_f[:, j:j + 1]) for j in range(n)], axis=1),
+                        alone)
+                    for threads in (1, 2):
+                        gufunc_matmul.set_num_threads(threads)
+                        for x in (a, a_padded):
+                            for y in (b_f, b_padded):
+                                assert_bitwise_equal(ours(x, y), alone)
+                    assert_matches_numpy(a, b_f)
     finally:
         gufunc_matmul._core._select_isa(before)
