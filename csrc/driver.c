@@ -800,26 +800,40 @@ static gm_problem direct_layout(const gm_problem *p, int conjugate)
  * took 29 us as dots, 20 us so. */
 #define GM_B_ROWS_COPY_MAX_BYTES (1 << 20)
 
-/* Whether the broadcast form, B copied, beats dot products, by a count of
- * cycles a row: dots run in blocks of 3 x 2 elements (5 vectors loaded
- * for 6 multiply-adds), at about 0.6 cycles a vector of multiply-adds
- * (twice that when three rows of A and all of B, which each block of
- * rows reads, outgrow L1) plus 2 a lane sum; the broadcast form takes
- * about 0.55 cycles a step per vector of columns, plus 1.5 an element of
- * B copied, shared by the rows.  Fitted on Zen 4 (float64 (40 x 64) @
- * (64 x 8), B in Fortran order: both 2.1 us; (12 x 256) @ (256 x 12):
- * 2.5 us as dots, 4.6 so; (500 x 2000) @ (2000 x 12): 398 as dots, 317
- * so). */
-static int rows_beat_dots(const gm_kernel *kern, const gm_problem *p,
+/* The direct path's two forms for rows of A times columns of B, in
+ * cycles a row of C (fitted on Zen 4).  Dot products run in blocks of
+ * 3 x 2 elements (5 vectors loaded for 6 multiply-adds): about 0.6 cycles
+ * a vector of multiply-adds (twice that when three rows of A and all of
+ * B, which each block of rows reads, outgrow L1), plus 2 a lane sum. */
+static double dots_cycles(const gm_kernel *kern, const gm_problem *p,
                           ptrdiff_t item)
 {
     const double lanes = kern->nr / 2;
     const double n = (double)p->n, k = (double)p->k;
     const double block_bytes = (3.0 + n) * k * (double)item;
-    const double dots = 0.6 * n * k / lanes * (block_bytes > 32768.0 ? 2.0 : 1.0)
-                        + 2.0 * n;
-    const double rows = 0.55 * k * ceil(n / lanes) + 1.5 * k * n / (double)p->m;
-    return rows < dots;
+    return 0.6 * n * k / lanes * (block_bytes > 32768.0 ? 2.0 : 1.0) + 2.0 * n;
+}
+
+/* The broadcast form: about 0.55 cycles a step per vector of columns. */
+static double rows_cycles(const gm_kernel *kern, const gm_problem *p)
+{
+    return 0.55 * (double)p->k * ceil((double)p->n / (double)(kern->nr / 2));
+}
+
+/* Copying B costs about 1.5 cycles an element, shared by the rows. */
+static double copy_cycles(const gm_problem *p)
+{
+    return 1.5 * (double)p->k * (double)p->n / (double)p->m;
+}
+
+/* Whether the broadcast form of B copied in rows beats dot products on
+ * B in Fortran order (float64 (40 x 64) @ (64 x 8): both 2.1 us; (12 x
+ * 256) @ (256 x 12): 2.5 us as dots, 4.6 so; (500 x 2000) @ (2000 x 12):
+ * 398 as dots, 317 so). */
+static int rows_beat_dots(const gm_kernel *kern, const gm_problem *p,
+                          ptrdiff_t item)
+{
+    return rows_cycles(kern, p) + copy_cycles(p) < dots_cycles(kern, p, item);
 }
 
 /* Bytes of an operand of rows x cols (once when broadcast). */
@@ -919,6 +933,41 @@ static void *b_in_rows(gm_problem *p, const gm_kernel *kern,
         return NULL;
     }
     return copy_to_rows(p, &p->b, p->k, p->n);
+}
+
+/* Whether dot products of B copied in columns beat the broadcast form
+ * on B in C order, for fewer columns than a vector has lanes, which the
+ * broadcast form leaves empty (float32 (390 x 216) @ (216 x 3): 21.5 us
+ * so, NumPy 11.2). */
+static int dots_beat_rows(const gm_kernel *kern, const gm_problem *p,
+                          ptrdiff_t item)
+{
+    return p->n < kern->nr / 2
+           && dots_cycles(kern, p, item) + copy_cycles(p) < rows_cycles(kern, p);
+}
+
+/* B (C order) copied with contiguous columns for dot products (see
+ * above), or NULL to keep the broadcast form.  On success *p points at
+ * the copy. */
+static void *b_in_columns(gm_problem *p, const gm_kernel *kern,
+                          ptrdiff_t item)
+{
+    const int real = p->type == GM_FLOAT32 || p->type == GM_FLOAT64;
+    if (!real || kern->direct_max_cols <= 0 || p->m < 2 || p->n < 2
+            || p->k < kern->short_dot_depth || p->k < 1
+            || p->a.col_stride != item || p->b.col_stride != item
+            || p->b.row_stride == item || !dots_beat_rows(kern, p, item)
+            || operand_bytes(p, &p->b, p->k, p->n) > GM_B_ROWS_COPY_MAX_BYTES) {
+        return NULL;
+    }
+    gm_operand columns = {p->b.data, p->b.batch_stride, p->b.col_stride,
+                          p->b.row_stride};
+    void *copy = copy_to_rows(p, &columns, p->n, p->k);
+    if (copy != NULL) {
+        p->b = (gm_operand){columns.data, columns.batch_stride, columns.col_stride,
+                            columns.row_stride};
+    }
+    return copy;
 }
 
 /* The kernel set seen through its conjugating direct path: every shape
@@ -1196,6 +1245,9 @@ static void compute(const gm_problem *given, int conjugate,
     void *copy = stage_operand(problem, conjugate, &plan);
     if (copy == NULL && !plan.blocked && !conjugate) {
         copy = b_in_rows(&plan.laid_out, plan.kern, item);
+    }
+    if (copy == NULL && !plan.blocked && !conjugate) {
+        copy = b_in_columns(&plan.laid_out, plan.kern, item);
     }
     const gm_kernel *kern = plan.kern;
     const int blocked = plan.blocked;

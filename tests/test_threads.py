@@ -757,3 +757,38 @@ def test_blocks_of_dot_products_have_the_bits_of_single_ones(dtype, restore_thre
                     assert_matches_numpy(a, b_f)
     finally:
         gufunc_matmul._core._select_isa(before)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+def test_few_columns_copied_for_dot_products_have_the_bits_of_columns_alone(
+        dtype, restore_threads):
+    """Many rows times a B in C order of fewer columns than a vector holds
+    go as dot products of a copy of B in columns (the broadcast form would
+    leave most lanes empty): every column of C then has the bits of the
+    matrix-vector product with that column of B, whatever B's row stride,
+    for a stack too, on every thread count and each SIMD instruction set
+    (the portable set keeps its own loop); and NumPy's values."""
+    before = gufunc_matmul._core._isa()
+    shapes = [((390, 216), (216, 3)), ((1000, 64), (64, 2)), ((5000, 100), (100, 2)),
+              ((4, 500, 80), (4, 80, 2))]
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            if isa.strip() == "generic":
+                continue
+            gufunc_matmul._core._select_isa(isa.strip())
+            for shape_a, shape_b in shapes:
+                a = make_values(dtype, shape_a, (shape_a[-1], 1.0, 0.0))
+                b = make_values(dtype, shape_b, (shape_b[-1], 1.0, 0.0))
+                padded = np.zeros(shape_b[:-1] + (shape_b[-1] + 3,), dtype)[..., :shape_b[-1]]
+                padded[...] = b
+                gufunc_matmul.set_num_threads(1)
+                columns = np.concatenate(
+                    [ours(a, np.ascontiguousarray(b[..., j:j + 1])) for j in range(shape_b[-1])],
+                    axis=-1)
+                for threads in THREAD_COUNTS:
+                    gufunc_matmul.set_num_threads(threads)
+                    assert_bitwise_equal(ours(a, b), columns)
+                    assert_bitwise_equal(ours(a, padded), columns)
+                assert_matches_numpy(a, b)
+    finally:
+        gufunc_matmul._core._select_isa(before)
