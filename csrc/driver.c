@@ -32,6 +32,11 @@
  * path, for the choice of the number of threads. */
 #define GM_VECTOR_WEIGHT 6.0
 
+/* The same for real products of fewer columns than a vector has lanes on
+ * the direct path (see compute): float32 (1000 x 64) @ (64 x 4) took
+ * 10.4 us on one thread, 6.9 on two; (300 x 100) @ (100 x 3) 4.8 and 6.2. */
+#define GM_FEW_COLUMNS_WEIGHT 4.0
+
 /* A complex multiply-add is four real ones, plus the shuffles that pair
  * real and imaginary parts: by measurement, (1000 x 10) @ (10 x 10)
  * gains from a second thread and 33 x 33 does not. */
@@ -938,12 +943,13 @@ static void *b_in_rows(gm_problem *p, const gm_kernel *kern,
 /* Whether dot products of B copied in columns beat the broadcast form
  * on B in C order, for fewer columns than a vector has lanes, which the
  * broadcast form leaves empty (float32 (390 x 216) @ (216 x 3): 21.5 us
- * so, NumPy 11.2). */
+ * so, NumPy 11.2).  The copy counts twice: it runs before threads share
+ * the rows (float32 (30 x 1000) @ (1000 x 5): 7.1 us so, 8.5 copied). */
 static int dots_beat_rows(const gm_kernel *kern, const gm_problem *p,
                           ptrdiff_t item)
 {
     return p->n < kern->nr / 2
-           && dots_cycles(kern, p, item) + copy_cycles(p) < rows_cycles(kern, p);
+           && dots_cycles(kern, p, item) + 2.0 * copy_cycles(p) < rows_cycles(kern, p);
 }
 
 /* B (C order) copied with contiguous columns for dot products (see
@@ -1257,7 +1263,13 @@ static void compute(const gm_problem *given, int conjugate,
      * matrix once: memory bound, it gains from a second thread on a
      * smaller problem. */
     const int memory_bound = !blocked && (problem->n == 1 || problem->m <= 4);
-    const double weight = (memory_bound ? GM_VECTOR_WEIGHT : 1.0)
+    /* Real products of fewer columns than a vector has lanes, direct,
+     * run at a fraction of the blocked path's rate (float64 (200 x 200)
+     * @ (200 x 5): 34 GFLOP/s on one thread, 1.47 times faster on two). */
+    const int few_columns = !blocked && problem->n < kern->nr / 2
+                            && (problem->type == GM_FLOAT32 || problem->type == GM_FLOAT64);
+    const double weight = (memory_bound ? GM_VECTOR_WEIGHT
+                           : few_columns ? GM_FEW_COLUMNS_WEIGHT : 1.0)
                           * (is_complex(problem->type) ? GM_COMPLEX_WEIGHT : 1.0);
     const int threads = gm_threads_begin(flops * (double)p->batch * weight);
     if (threads <= 1) {
