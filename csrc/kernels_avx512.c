@@ -264,7 +264,9 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
     /* Every row of C, 8 rows at a time for one or two vectors a row      \
      * (with 4, the 4-cycle latency of a multiply-add left the two units  \
      * half idle: float32 1000 x 1000 @ 1000 x 2 ran at one multiply-add  \
-     * a cycle), then 4, then one. */                                     \
+     * a cycle), then 4, then the 1 to 3 left together (one at a time,    \
+     * float64 (10 x 1000) @ (1000 x 10) ran the lone rows' chains at a   \
+     * fraction of the units' speed: 8.5 us). */                          \
     static inline __attribute__((always_inline)) void NAME##_rows_groups(     \
         const gm_problem *pr, const char *a, const char *b, char *c,          \
         ptrdiff_t j0, const MASK_T *mask, const int nv, const int whole,      \
@@ -279,8 +281,11 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
         for (; i0 + 4 <= pr->m; i0 += 4) {                                    \
             NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, whole, more); \
         }                                                                     \
-        for (; i0 < pr->m; ++i0) {                                            \
-            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, whole, more); \
+        switch (pr->m - i0) {                                                 \
+        case 1: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, whole, more); break; \
+        case 2: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 2, nv, whole, more); break; \
+        case 3: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 3, nv, whole, more); break; \
+        default: break;                                                       \
         }                                                                     \
     }                                                                         \
     static inline __attribute__((always_inline)) void NAME##_rows_nv(         \

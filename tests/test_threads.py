@@ -792,3 +792,26 @@ def test_few_columns_copied_for_dot_products_have_the_bits_of_columns_alone(
                 assert_matches_numpy(a, b)
     finally:
         gufunc_matmul._core._select_isa(before)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+def test_every_row_of_a_direct_product_has_the_bits_of_the_row_alone(dtype):
+    """The direct path computes rows of C in groups (8 or 4 rows, then the
+    1 to 3 left together), each element one chain in the order p: every
+    row of products of 1 to 13 rows has the bits of that row of A times B
+    alone, for columns filling part of a vector, one, two and more, on
+    every instruction set."""
+    before = gufunc_matmul._core._isa()
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            gufunc_matmul._core._select_isa(isa.strip())
+            for k in (7, 300):
+                for n in (3, 10, 16, 30):
+                    b = make_values(dtype, (k, n), (k + n, 1.0, 0.0))
+                    for m in range(1, 14):
+                        a = make_values(dtype, (m, k), (m + k, 1.0, 0.0))
+                        whole = assert_matches_numpy(a, b)
+                        rows = np.concatenate([ours(a[i:i + 1], b) for i in range(m)])
+                        assert_bitwise_equal(whole, rows)
+    finally:
+        gufunc_matmul._core._select_isa(before)
