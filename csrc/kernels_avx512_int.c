@@ -1188,9 +1188,10 @@ static const gm_kernel avx512_c64 = {
     .direct_max_rows = 4,
     .direct_shallow_rows = INT_MAX, .direct_shallow_depth = INT_MAX,
     .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
-    /* dot products (B in Fortran order) of at most 4 columns, whose
-     * packed tiles would be mostly padding */
-    .direct_max_cols = 4,
+    /* products of at most 8 columns, whose packed tiles would be mostly
+     * padding (B in Fortran order: (6 x 2000) @ (2000 x 6) took 29.4 us
+     * packed, 5.7 as dot products; (10 x 1000) @ (1000 x 7) 24.7 and 5.3) */
+    .direct_max_cols = 8,
 };
 
 static const gm_kernel avx512_c128 = {
@@ -1208,7 +1209,9 @@ static const gm_kernel avx512_c128 = {
     .direct_max_rows = 4,
     .direct_shallow_rows = INT_MAX, .direct_shallow_depth = INT_MAX,
     .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
-    .direct_max_cols = 2,
+    /* as avx512_c64: (6 x 2000) @ (2000 x 6), B in Fortran order, 30.5 us
+     * packed, 9.2 as dot products; (100 x 100) @ (100 x 8) 12.7 and 9.6 */
+    .direct_max_cols = 8,
 };
 
 const gm_kernel_table gm_avx512_int_kernels = {

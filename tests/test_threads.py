@@ -815,3 +815,26 @@ def test_every_row_of_a_direct_product_has_the_bits_of_the_row_alone(dtype):
                         assert_bitwise_equal(whole, rows)
     finally:
         gufunc_matmul._core._select_isa(before)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "FD"], ids=dtype_id)
+def test_complex_products_of_few_columns_on_the_direct_path(dtype, restore_threads):
+    """Complex products of up to 8 columns go direct (dot products when B
+    is in Fortran order) rather than through tiles that would be mostly
+    padding: NumPy's values and the same bits for every thread count, B in
+    either order, on every instruction set."""
+    before = gufunc_matmul._core._isa()
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            gufunc_matmul._core._select_isa(isa.strip())
+            for m, k, n in ((6, 2000, 6), (10, 1000, 7), (8, 500, 8), (5, 40, 5)):
+                a = make_values(dtype, (m, k), (m + k, 1.0, 0.0))
+                b = make_values(dtype, (k, n), (k + n, 1.0, 0.0))
+                for operand in (b, np.asfortranarray(b)):
+                    gufunc_matmul.set_num_threads(1)
+                    first = assert_matches_numpy(a, operand)
+                    for threads in THREAD_COUNTS[1:]:
+                        gufunc_matmul.set_num_threads(threads)
+                        assert_bitwise_equal(ours(a, operand), first)
+    finally:
+        gufunc_matmul._core._select_isa(before)
