@@ -1251,9 +1251,9 @@ static void compute(const gm_problem *given, int conjugate,
     void *copy = stage_operand(problem, conjugate, &plan);
     if (copy == NULL && !plan.blocked && !conjugate) {
         copy = b_in_rows(&plan.laid_out, plan.kern, item);
-    }
-    if (copy == NULL && !plan.blocked && !conjugate) {
-        copy = b_in_columns(&plan.laid_out, plan.kern, item);
+        if (copy == NULL) {
+            copy = b_in_columns(&plan.laid_out, plan.kern, item);
+        }
     }
     const gm_kernel *kern = plan.kern;
     const int blocked = plan.blocked;

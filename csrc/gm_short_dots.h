@@ -68,6 +68,27 @@
         }                                                                     \
     }
 
+/* Every element (x, y) of nx rows of X by ny rows of Y, both contiguous
+ * along p, to c + x * cxs + y * cys: the dot products of dots, blocked. */
+typedef void (*gm_grid_fn)(const char *x, ptrdiff_t xs, ptrdiff_t nx,
+                           const char *y, ptrdiff_t ys, ptrdiff_t ny,
+                           ptrdiff_t k, char *c, ptrdiff_t cxs, ptrdiff_t cys);
+
+/* One matrix of a product whose rows of A and columns of B are both
+ * contiguous along p, as a grid along the side with more of them. */
+static inline void gm_grid_product(gm_grid_fn grid, const gm_problem *pr,
+                                   const char *a, const char *b, char *c)
+{
+    if (pr->m >= pr->n) {
+        grid(a, pr->a.row_stride, pr->m, b, pr->b.col_stride, pr->n, pr->k, c,
+             pr->c.row_stride, pr->c.col_stride);
+    }
+    else {
+        grid(b, pr->b.col_stride, pr->n, a, pr->a.row_stride, pr->m, pr->k, c,
+             pr->c.col_stride, pr->c.row_stride);
+    }
+}
+
 /* The walk over a grid of dot products (gm_grid_fn) for a kernel set
  * that defines NAME##_dots_block(x, xs, y, ys, k, c, cxs, cys, R, Q), the
  * elements of R (1 to 3) rows of X by Q (1 or 2) rows of Y: three rows of

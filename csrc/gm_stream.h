@@ -60,11 +60,6 @@
 typedef void (*gm_dots_fn)(const char *rows, ptrdiff_t rs, ptrdiff_t nrows,
                            const char *vec, ptrdiff_t k, char *out,
                            ptrdiff_t os);
-/* Every element (x, y) of nx rows of X by ny rows of Y, both contiguous
- * along p, to c + x * cxs + y * cys: the dot products of dots, blocked. */
-typedef void (*gm_grid_fn)(const char *x, ptrdiff_t xs, ptrdiff_t nx,
-                           const char *y, ptrdiff_t ys, ptrdiff_t ny,
-                           ptrdiff_t k, char *c, ptrdiff_t cxs, ptrdiff_t cys);
 typedef void (*gm_axpy_fn)(const char *s, ptrdiff_t si, ptrdiff_t sp,
                            ptrdiff_t m, const char *b, ptrdiff_t brs,
                            ptrdiff_t n, ptrdiff_t k, char *c, ptrdiff_t crs);
@@ -349,14 +344,7 @@ static inline __attribute__((always_inline)) int stream_direct(const gm_problem 
      * whichever side is grouped. */
     if (pr->a.col_stride == es && pr->b.row_stride == es && grid != NULL
             && m > 1 && n > 1) {
-        if (m >= n) {
-            grid(a, pr->a.row_stride, m, b, pr->b.col_stride, n, k, c,
-                 pr->c.row_stride, pr->c.col_stride);
-        }
-        else {
-            grid(b, pr->b.col_stride, n, a, pr->a.row_stride, m, k, c,
-                 pr->c.col_stride, pr->c.row_stride);
-        }
+        gm_grid_product(grid, pr, a, b, c);
         return 1;
     }
     if (pr->a.col_stride == es && pr->b.row_stride == es) {

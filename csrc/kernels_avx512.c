@@ -509,16 +509,7 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                                 const char *b, char *c)                       \
     {                                                                         \
         if (pr->m > 1 && pr->n > 1 && pr->k >= GM_SHORT_DOT_MAX) {            \
-            if (pr->m >= pr->n) {                                             \
-                NAME##_dots_grid(a, pr->a.row_stride, pr->m, b,               \
-                                 pr->b.col_stride, pr->n, pr->k, c,           \
-                                 pr->c.row_stride, pr->c.col_stride);         \
-            }                                                                 \
-            else {                                                            \
-                NAME##_dots_grid(b, pr->b.col_stride, pr->n, a,               \
-                                 pr->a.row_stride, pr->m, pr->k, c,           \
-                                 pr->c.col_stride, pr->c.row_stride);         \
-            }                                                                 \
+            gm_grid_product(NAME##_dots_grid, pr, a, b, c);                   \
             return;                                                           \
         }                                                                     \
         gm_problem one = *pr;                                                 \
