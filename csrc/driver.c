@@ -37,10 +37,10 @@
  * 10.4 us on one thread, 6.9 on two; (300 x 100) @ (100 x 3) 4.8 and 6.2. */
 #define GM_FEW_COLUMNS_WEIGHT 4.0
 
-/* A complex multiply-add is four real ones, plus the shuffles that pair
- * real and imaginary parts: by measurement, (1000 x 10) @ (10 x 10)
- * gains from a second thread and 33 x 33 does not. */
-#define GM_COMPLEX_WEIGHT 8.0
+/* A complex multiply-add is four real ones: by measurement, complex128
+ * 32 x 32 gains from a second thread that is awake (5.6 us, 4.4 on two)
+ * and 24 x 24 does not. */
+#define GM_COMPLEX_WEIGHT 4.0
 
 /* The most rows that take the direct path as dot products (B in Fortran
  * order) rather than packed; and only when those rows stay in L1 while
@@ -1271,7 +1271,11 @@ static void compute(const gm_problem *given, int conjugate,
     const double weight = (memory_bound ? GM_VECTOR_WEIGHT
                            : few_columns ? GM_FEW_COLUMNS_WEIGHT : 1.0)
                           * (is_complex(problem->type) ? GM_COMPLEX_WEIGHT : 1.0);
-    const int threads = gm_threads_begin(flops * (double)p->batch * weight);
+    /* One matrix-vector product of a few microseconds loses more to
+     * handing out half of it than it gains: float64 (100 x 200) @ (200,)
+     * took 2.4 us on one thread, 2.9 on two. */
+    const int lone_vector = p->batch == 1 && (problem->m == 1 || problem->n == 1);
+    const int threads = gm_threads_begin(flops * (double)p->batch * weight, !lone_vector);
     if (threads <= 1) {
         run_serial(p, kern, 0, p->batch, blocked);
     }

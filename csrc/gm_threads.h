@@ -23,7 +23,11 @@
 
 #define GM_MAX_THREADS 256
 
-int gm_threads_begin(double flops);
+/* `flops`: the call's multiply-adds, weighted by their cost against
+ * those of the blocked path.  With `use_awake`, a call too small to wake
+ * a sleeping pool thread may still use threads awake from an earlier
+ * call. */
+int gm_threads_begin(double flops, int use_awake);
 void gm_threads_end(void);
 
 /* Runs fn(ctx, unit, slot) for every unit in [0, units) on at most

@@ -21,10 +21,17 @@
 #include <unistd.h>
 #endif
 
-/* Below this many multiply-adds per thread (about 5 us of work), handing
- * work to a thread costs more than it saves.  Threads that watch for work
- * (see GM_SPIN_NS) make this cheap: float64 96 x 96 gains from two. */
+/* Below this many multiply-adds per thread (about 5 us of work), waking
+ * a sleeping pool thread costs more than it saves. */
 #define GM_FLOPS_PER_THREAD 2.5e5
+
+/* A pool thread still watching for work after its last job (see
+ * GM_SPIN_NS) starts within a microsecond, so a product gains from it at
+ * a fifth of that: float64 64 x 64 took 10.7 us on one thread, 7.2 on
+ * two, 48 x 48 5.3 and 4.3, 1000 stacked 4 x 4 9.2 and 6.3.  A smaller
+ * call runs alone: an isolated 48 x 48 took 9 us alone, 12-22 waiting
+ * for a thread to wake (see awake_workers). */
+#define GM_FLOPS_PER_AWAKE_THREAD 5e4
 
 /* Products of more multiply-adds than this (milliseconds of work) keep
  * their threads through a back-off (see pool_held_up): whatever part of
@@ -71,21 +78,31 @@ int gm_get_num_threads(void)
 }
 
 static int pool_held_up(void);
+static int awake_workers(int wanted);
 
-int gm_threads_begin(double flops)
+int gm_threads_begin(double flops, int use_awake)
 {
     int busy = atomic_fetch_add(&active_calls, 1);
     double useful = flops / GM_FLOPS_PER_THREAD;
+    const double least = use_awake ? GM_FLOPS_PER_AWAKE_THREAD : GM_FLOPS_PER_THREAD;
     /* Small products ask no more: counting the CPUs is a system call. */
-    if (busy > 0 || useful < 2.0) {
+    if (busy > 0 || flops < 2.0 * least) {
         return 1;
     }
     int n = gm_get_num_threads();
-    if (useful < (double)n) {
-        n = useful < 1.0 ? 1 : (int)useful;
-    }
     if (n > 1 && flops < GM_HELD_UP_MAX_FLOPS && pool_held_up()) {
         return 1;
+    }
+    if (n > 1 && useful < 2.0) {
+        const int awake = awake_workers(n - 1);
+        if (awake == 0) {
+            return 1;
+        }
+        useful = flops / GM_FLOPS_PER_AWAKE_THREAD;
+        n = awake + 1 < n ? awake + 1 : n;
+    }
+    if (useful < (double)n) {
+        n = useful < 1.0 ? 1 : (int)useful;
     }
     return n;
 }
@@ -253,7 +270,7 @@ static atomic_ulong job_number;
 static atomic_ulong workers_inside;
 static atomic_int sleeping_workers;
 static atomic_int caller_sleeping;
-static int workers_started;       /* guarded by pool_lock */
+static atomic_int workers_started;   /* changed under pool_lock */
 static int atfork_installed;      /* guarded by pool_lock */
 
 static void wait_for_job(unsigned long seen)
@@ -350,7 +367,7 @@ static void after_fork_child(void)
     atomic_store(&workers_inside, 0);
     atomic_store(&sleeping_workers, 0);
     atomic_store(&caller_sleeping, 0);
-    workers_started = 0;
+    atomic_store(&workers_started, 0);
     atomic_store(&active_calls, 0);
 }
 
@@ -376,6 +393,33 @@ static void grow_pool(int wanted)
         }
         ++workers_started;
     }
+}
+
+/* When the last small call found no pool thread awake. */
+static atomic_llong last_alone_ns;
+
+/* How many of the first `wanted` pool threads are awake (watching for
+ * work).  With none, when the last such call came within GM_SPIN_NS,
+ * starts or wakes them for the calls that follow (an empty job number
+ * lets them watch again for GM_SPIN_NS): waking costs the caller 5-10 us
+ * here, which calls far apart would pay every time. */
+static int awake_workers(int wanted)
+{
+    const int awake = atomic_load(&workers_started) - atomic_load(&sleeping_workers);
+    if (awake > 0) {
+        return awake < wanted ? awake : wanted;
+    }
+    const long long now = monotonic_ns();
+    const long long last = atomic_exchange(&last_alone_ns, now);
+    if (now - last > GM_SPIN_NS) {
+        return 0;
+    }
+    pthread_mutex_lock(&pool_lock);
+    grow_pool(wanted);
+    atomic_fetch_add(&job_number, 1);   /* current_job is NULL: no work */
+    pthread_cond_broadcast(&job_posted);
+    pthread_mutex_unlock(&pool_lock);
+    return 0;
 }
 
 int gm_parallel_for(int threads, ptrdiff_t units, gm_unit_fn fn, void *ctx)
@@ -440,6 +484,12 @@ void gm_wait_for_count(const atomic_ptrdiff_t *count, ptrdiff_t target)
 
 static int pool_held_up(void)
 {
+    return 0;
+}
+
+static int awake_workers(int wanted)
+{
+    (void)wanted;
     return 0;
 }
 

@@ -6,6 +6,7 @@ import ctypes.util
 import platform
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -838,3 +839,31 @@ def test_complex_products_of_few_columns_on_the_direct_path(dtype, restore_threa
                         assert_bitwise_equal(ours(a, operand), first)
     finally:
         gufunc_matmul._core._select_isa(before)
+
+
+# Products too small to wake a sleeping pool thread (1e5 to 5e5
+# multiply-adds), which use one that is still awake from the call before.
+SMALL_SHAPES = [((48, 48), (48, 48)), ((64, 64), (64, 64)), ((64, 64), (64, 32)),
+                ((30, 16, 16), (30, 16, 16)), ((1000, 4, 4), (1000, 4, 4)),
+                ((100, 20, 20), (100, 20, 1))]
+
+
+def test_small_products_called_back_to_back_have_the_bits_of_one_thread(restore_threads):
+    """Calls in quick succession keep the pool's threads awake, and then
+    small products share out their work: every call has the bits of the
+    product on one thread."""
+    cases = []
+    for dtype in (np.dtype(c) for c in "fdDFie"):
+        for shape_a, shape_b in SMALL_SHAPES:
+            a = make_values(dtype, shape_a, (5, 1.0, 0.01))
+            b = make_values(dtype, shape_b, (6, 1.0, 0.01))
+            gufunc_matmul.set_num_threads(1)
+            cases.append((a, b, assert_matches_numpy(a, b)))
+    for threads in THREAD_COUNTS[1:]:
+        gufunc_matmul.set_num_threads(threads)
+        # NumPy's BLAS threads spin for a while after its last call; on a
+        # machine of two cores ours would not get the other one.
+        time.sleep(0.25)
+        for a, b, alone in cases:
+            for _ in range(10):
+                assert_bitwise_equal(ours(a, b), alone)
