@@ -56,25 +56,27 @@ GM_DEFINE_PACK(pack_f16, uint16_t, float, gm_half_to_float, half_run)
 
 /* ---- micro-kernels ----------------------------------------------------- */
 
-/* Asks for the MR rows that start MR rows below `base`, `row_stride` bytes
- * apart: the line at each row's start and, for writing (`write`), also
- * those `span` / 2 and `span` bytes on.  They may lie past the operand's
- * end: a prefetch never faults, and the addresses are formed as integers. */
-GM_INLINE void fetch_rows_below(const char *base, ptrdiff_t row_stride,
-                                size_t span, const int write)
+/* Asks for the line at the start of each of the MR rows that start MR
+ * rows below `base`, `row_stride` bytes apart.  They may lie past the
+ * operand's end: a prefetch never faults, and the addresses are formed as
+ * integers. */
+GM_INLINE void fetch_rows_below(const char *base, ptrdiff_t row_stride)
 {
     const uintptr_t first = (uintptr_t)base + (uintptr_t)(MR * row_stride);
     for (int i = 0; i < MR; ++i) {
-        const uintptr_t row = first + (uintptr_t)(i * row_stride);
-        if (write) {
-            __builtin_prefetch((const void *)row, 1, 3);
-            __builtin_prefetch((const void *)(row + span / 2), 1, 3);
-            __builtin_prefetch((const void *)(row + span), 1, 3);
-        }
-        else {
-            __builtin_prefetch((const void *)row, 0, 3);
-        }
+        __builtin_prefetch((const void *)(first + (uintptr_t)(i * row_stride)), 0, 3);
     }
+}
+
+/* Row `i` of the tile of C MR rows below `c`, for writing: the lines at
+ * its start, `span` / 2 and `span` bytes on (past C's end, as above). */
+GM_INLINE void fetch_c_row_below(const char *c, size_t row_bytes, ptrdiff_t i,
+                                 size_t span)
+{
+    const uintptr_t row = (uintptr_t)c + (uintptr_t)(MR + i) * row_bytes;
+    __builtin_prefetch((const void *)row, 1, 3);
+    __builtin_prefetch((const void *)(row + span / 2), 1, 3);
+    __builtin_prefetch((const void *)(row + span), 1, 3);
 }
 
 /*
@@ -86,8 +88,10 @@ GM_INLINE void fetch_rows_below(const char *base, ptrdiff_t row_stride,
  *
  * A in place is read straight from memory, and the tiles go down the rows:
  * the rows of A and C a tile below are fetched while this one runs, A a
- * line of each row every line's worth of steps, C once (float32 (100000 x
- * 64) @ (64 x 64) on one thread: 12.4 ms without, 9.1 with).
+ * line of each row every line's worth of steps, C once, a row a step from
+ * the middle of the depth (float32 (100000 x 64) @ (64 x 64) on one
+ * thread: 12.4 ms without, 9.1 with C's rows all at one step, 7.9 with
+ * them spread: misses beyond what the core tracks at once wait).
  */
 #define DEFINE_MICRO(NAME, T, VEC, LANES, SET1, LOADU, FMADD, ZERO, STOREU)   \
     GM_INLINE void NAME##_body(ptrdiff_t depth, const char *a,                \
@@ -97,7 +101,9 @@ GM_INLINE void fetch_rows_below(const char *base, ptrdiff_t row_stride,
     {                                                                         \
         const size_t row_bytes = (size_t)rs * sizeof(T);                      \
         const size_t half_row = LANES * sizeof(T);                            \
-        const ptrdiff_t line_steps = 64 / sizeof(T), c_fetch_at = depth / 2;  \
+        const ptrdiff_t line_steps = 64 / sizeof(T);                          \
+        const ptrdiff_t c_fetch_at = depth >= 2 * MR ? depth / 2              \
+                                     : (depth > MR ? depth - MR : 0);         \
         VEC t[MR][2];                                                         \
         _Pragma("GCC unroll 12")                                              \
         for (int i = 0; i < MR; ++i) {                                        \
@@ -109,12 +115,14 @@ GM_INLINE void fetch_rows_below(const char *base, ptrdiff_t row_stride,
         for (ptrdiff_t p = 0; p < depth; ++p) {                               \
             const VEC b0 = LOADU(b);                                          \
             const VEC b1 = LOADU(b + LANES);                                  \
-            if (fetch && p % line_steps == 0) {                               \
-                fetch_rows_below(a, a_row, 0, 0);                             \
-            }                                                                 \
-            if (fetch && p == c_fetch_at) {                                   \
-                fetch_rows_below(c, (ptrdiff_t)row_bytes, 2 * half_row - 1,   \
-                                 1);                                          \
+            if (fetch) {                                                      \
+                if (p % line_steps == 0) {                                    \
+                    fetch_rows_below(a, a_row);                               \
+                }                                                             \
+                if (p >= c_fetch_at && p < c_fetch_at + MR) {                 \
+                    fetch_c_row_below(c, row_bytes, p - c_fetch_at,           \
+                                      2 * half_row - 1);                      \
+                }                                                             \
             }                                                                 \
             _Pragma("GCC unroll 12")                                          \
             for (int i = 0; i < MR; ++i) {                                    \
