@@ -244,7 +244,13 @@ static void run_tile(const gm_kernel *kern, const c_target *c,
                      const char *b_panel, char *c_tile, ptrdiff_t rows,
                      ptrdiff_t cols, int accumulate, char *spare)
 {
-    const int direct = c->padded || (c->in_place && rows == kern->mr && cols == kern->nr);
+    /* A panel of at most half its columns: the kernel's half form, where
+     * it has one, does half the multiply-adds. */
+    const gm_micro_fn half = cols <= kern->nr / 2 ? kern->micro_half : NULL;
+    const gm_micro_rows_fn rows_half = cols <= kern->nr / 2 ? kern->micro_rows_half : NULL;
+    const int whole = cols == kern->nr || (cols == kern->nr / 2 && half != NULL
+                                           && (a_row_stride == 0 || rows_half != NULL));
+    const int direct = c->padded || (c->in_place && rows == kern->mr && whole);
     char *target = direct ? c_tile : spare;
     const ptrdiff_t ldc = direct ? c->row_stride / (ptrdiff_t)kern->acc_size : kern->nr;
     if (!direct && accumulate) {
@@ -252,10 +258,11 @@ static void run_tile(const gm_kernel *kern, const c_target *c,
                    c->col_stride);
     }
     if (a_row_stride != 0) {
-        kern->micro_rows(depth, a, a_row_stride, b_panel, target, ldc, accumulate);
+        (rows_half != NULL ? rows_half : kern->micro_rows)(depth, a, a_row_stride, b_panel,
+                                                            target, ldc, accumulate);
     }
     else {
-        kern->micro(depth, a, b_panel, target, ldc, accumulate);
+        (half != NULL ? half : kern->micro)(depth, a, b_panel, target, ldc, accumulate);
     }
     if (!direct) {
         kern->store(spare, rows, cols, kern->nr, c_tile, c->row_stride,

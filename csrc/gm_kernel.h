@@ -83,6 +83,10 @@ typedef struct gm_kernel {
     gm_pack_fn pack_a, pack_b;
     gm_micro_fn micro;
     gm_micro_rows_fn micro_rows;   /* optional; NULL: A is always packed */
+    /* Optional: micro and micro_rows over the first nr / 2 columns of the
+     * tile only, for a last panel of B that is at least half padding. */
+    gm_micro_fn micro_half;
+    gm_micro_rows_fn micro_rows_half;
     gm_store_fn store;
     gm_load_fn load;
     gm_direct_fn direct;

@@ -97,7 +97,8 @@ GM_INLINE void fetch_c_row_below(const char *c, size_t row_bytes, ptrdiff_t i,
     GM_INLINE void NAME##_body(ptrdiff_t depth, const char *a,                \
                                const ptrdiff_t a_row, const ptrdiff_t a_step, \
                                const T *b, char *c, ptrdiff_t rs,             \
-                               int accumulate, const int fetch)               \
+                               int accumulate, const int fetch,               \
+                               const int vecs)                                \
     {                                                                         \
         const size_t row_bytes = (size_t)rs * sizeof(T);                      \
         const size_t half_row = LANES * sizeof(T);                            \
@@ -107,21 +108,22 @@ GM_INLINE void fetch_c_row_below(const char *c, size_t row_bytes, ptrdiff_t i,
         VEC t[MR][2];                                                         \
         _Pragma("GCC unroll 12")                                              \
         for (int i = 0; i < MR; ++i) {                                        \
-            t[i][0] = accumulate ? LOADU(c + i * row_bytes) : ZERO();         \
-            t[i][1] = accumulate ? LOADU(c + i * row_bytes + half_row)        \
-                                 : ZERO();                                    \
+            for (int v = 0; v < vecs; ++v) {                                  \
+                t[i][v] = accumulate ? LOADU(c + i * row_bytes + v * half_row) \
+                                     : ZERO();                                \
+            }                                                                 \
         }                                                                     \
         _Pragma("GCC unroll 2")                                               \
         for (ptrdiff_t p = 0; p < depth; ++p) {                               \
             const VEC b0 = LOADU(b);                                          \
-            const VEC b1 = LOADU(b + LANES);                                  \
+            const VEC b1 = vecs == 2 ? LOADU(b + LANES) : b0;                 \
             if (fetch) {                                                      \
                 if (p % line_steps == 0) {                                    \
                     fetch_rows_below(a, a_row);                               \
                 }                                                             \
                 if (p >= c_fetch_at && p < c_fetch_at + MR) {                 \
                     fetch_c_row_below(c, row_bytes, p - c_fetch_at,           \
-                                      2 * half_row - 1);                      \
+                                      vecs * half_row - 1);                   \
                 }                                                             \
             }                                                                 \
             _Pragma("GCC unroll 12")                                          \
@@ -130,15 +132,18 @@ GM_INLINE void fetch_c_row_below(const char *c, size_t row_bytes, ptrdiff_t i,
                 memcpy(&ai, a + i * a_row, sizeof ai);                        \
                 const VEC av = SET1(ai);                                      \
                 t[i][0] = FMADD(av, b0, t[i][0]);                             \
-                t[i][1] = FMADD(av, b1, t[i][1]);                             \
+                if (vecs == 2) {                                              \
+                    t[i][1] = FMADD(av, b1, t[i][1]);                         \
+                }                                                             \
             }                                                                 \
             a += a_step;                                                      \
             b += 2 * LANES;                                                   \
         }                                                                     \
         _Pragma("GCC unroll 12")                                              \
         for (int i = 0; i < MR; ++i) {                                        \
-            STOREU(c + i * row_bytes, t[i][0]);                               \
-            STOREU(c + i * row_bytes + half_row, t[i][1]);                    \
+            for (int v = 0; v < vecs; ++v) {                                  \
+                STOREU(c + i * row_bytes + v * half_row, t[i][v]);            \
+            }                                                                 \
         }                                                                     \
     }                                                                         \
     static void NAME(ptrdiff_t depth, const void *a_panel,                    \
@@ -146,14 +151,28 @@ GM_INLINE void fetch_c_row_below(const char *c, size_t row_bytes, ptrdiff_t i,
                      int accumulate)                                          \
     {                                                                         \
         NAME##_body(depth, (const char *)a_panel, sizeof(T), MR * sizeof(T),  \
-                    (const T *)b_panel, (char *)c, rs, accumulate, 0);        \
+                    (const T *)b_panel, (char *)c, rs, accumulate, 0, 2);     \
     }                                                                         \
     static void NAME##_rows(ptrdiff_t depth, const char *a,                   \
                             ptrdiff_t a_row_stride, const void *b_panel,      \
                             void *c, ptrdiff_t rs, int accumulate)            \
     {                                                                         \
         NAME##_body(depth, a, a_row_stride, sizeof(T), (const T *)b_panel,    \
-                    (char *)c, rs, accumulate, 1);                            \
+                    (char *)c, rs, accumulate, 1, 2);                         \
+    }                                                                         \
+    static void NAME##_half(ptrdiff_t depth, const void *a_panel,             \
+                            const void *b_panel, void *c, ptrdiff_t rs,       \
+                            int accumulate)                                   \
+    {                                                                         \
+        NAME##_body(depth, (const char *)a_panel, sizeof(T), MR * sizeof(T),  \
+                    (const T *)b_panel, (char *)c, rs, accumulate, 0, 1);     \
+    }                                                                         \
+    static void NAME##_rows_half(ptrdiff_t depth, const char *a,              \
+                                 ptrdiff_t a_row_stride, const void *b_panel, \
+                                 void *c, ptrdiff_t rs, int accumulate)       \
+    {                                                                         \
+        NAME##_body(depth, a, a_row_stride, sizeof(T), (const T *)b_panel,    \
+                    (char *)c, rs, accumulate, 1, 1);                         \
     }
 
 DEFINE_MICRO(micro_f64, double, __m512d, 8, _mm512_set1_pd, _mm512_loadu_pd,
@@ -684,6 +703,8 @@ static const gm_kernel avx512_f64 = {
     .pack_a = pack_f64, .pack_b = pack_f64,
     .micro = micro_f64,
     .micro_rows = micro_f64_rows,
+    .micro_half = micro_f64_half,
+    .micro_rows_half = micro_f64_rows_half,
     .store = store_f64, .load = store_f64_in,
     .direct = direct_f64,
     .direct_max_flops = 24.0 * 24.0 * 24.0,
@@ -705,6 +726,8 @@ static const gm_kernel avx512_f32 = {
     .pack_a = pack_f32, .pack_b = pack_f32,
     .micro = micro_f32,
     .micro_rows = micro_f32_rows,
+    .micro_half = micro_f32_half,
+    .micro_rows_half = micro_f32_rows_half,
     .store = store_f32, .load = store_f32_in,
     .direct = direct_f32,
     .direct_max_flops = 32.0 * 32.0 * 32.0,
@@ -725,6 +748,7 @@ static const gm_kernel avx512_f16 = {
     .c_mode = GM_C_WIDE,
     .pack_a = pack_f16, .pack_b = pack_f16,
     .micro = micro_f32,
+    .micro_half = micro_f32_half,
     .store = store_f16, .load = load_f16,
     .direct = direct_f16_avx2,
     .direct_max_flops = 8.0 * 8.0 * 8.0,

@@ -867,3 +867,30 @@ def test_small_products_called_back_to_back_have_the_bits_of_one_thread(restore_
         for a, b, alone in cases:
             for _ in range(10):
                 assert_bitwise_equal(ours(a, b), alone)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+def test_last_panel_of_few_columns_has_the_bits_of_a_whole_one(dtype, restore_threads):
+    """A last panel of B with at most half its columns runs the kernel's
+    half form: every column of C has the bits it has when B has more
+    columns (whole panels), with A packed or read in place, on every
+    instruction set and thread count."""
+    before = gufunc_matmul._core._isa()
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            gufunc_matmul._core._select_isa(isa.strip())
+            for m, k, n in ((435, 265, 40), (200, 300, 80), (150, 70, 100), (37, 513, 17),
+                            (1000, 64, 8 + 32)):
+                a = make_values(dtype, (m, k), (m + n, 1.0, 0.0))
+                wide = make_values(dtype, (k, n + 64), (k + n, 1.0, 0.0))
+                b = wide[:, :n].copy()
+                for operand in (a, np.asfortranarray(a)):
+                    gufunc_matmul.set_num_threads(1)
+                    whole = ours(operand, wide)[:, :n]
+                    first = assert_matches_numpy(operand, b)
+                    assert_bitwise_equal(first, whole)
+                    for threads in THREAD_COUNTS[1:]:
+                        gufunc_matmul.set_num_threads(threads)
+                        assert_bitwise_equal(ours(operand, b), whole)
+    finally:
+        gufunc_matmul._core._select_isa(before)
