@@ -894,3 +894,35 @@ def test_last_panel_of_few_columns_has_the_bits_of_a_whole_one(dtype, restore_th
                         assert_bitwise_equal(ours(operand, b), whole)
     finally:
         gufunc_matmul._core._select_isa(before)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+def test_fortran_a_of_few_columns_computed_transposed(dtype, restore_threads):
+    """A in Fortran order times few columns (x.T @ w) is computed as
+    C^T = B^T A^T into a buffer and copied into C: NumPy's values, C with
+    any strides (out=), stacks and a shared B, and the same bits for every
+    thread count, on every instruction set."""
+    before = gufunc_matmul._core._isa()
+    try:
+        for isa in gufunc_matmul._core._available_isas().split(","):
+            gufunc_matmul._core._select_isa(isa.strip())
+            for stack, m, k, n in ((0, 504, 81, 2), (0, 3000, 300, 4), (0, 37, 1000, 7),
+                                   (5, 229, 48, 2), (3, 70, 300, 8), (0, 9, 5, 3),
+                                   (0, 3, 5, 2), (0, 8, 300, 4)):
+                lead = (stack,) if stack else ()
+                x = make_values(dtype, lead + (k, m), (m + k, 1.0, 0.0))
+                a = np.swapaxes(x, -1, -2)
+                for b in (make_values(dtype, lead + (k, n), (n, 1.0, 0.0)),
+                          np.asfortranarray(make_values(dtype, (k, n), (n + 1, 1.0, 0.0)))):
+                    gufunc_matmul.set_num_threads(1)
+                    first = assert_matches_numpy(a, b)
+                    out = np.full(first.shape[:-1] + (n + 3,), np.nan, dtype)[..., 1:n + 1]
+                    assert matmul(a, b, out=out) is out
+                    assert_bitwise_equal(out, first)
+                    out_f = np.swapaxes(np.zeros(first.shape[:-2] + (n, m), dtype), -1, -2)
+                    assert_values_match(matmul(a, b, out=out_f), reference(a, b), a, b)
+                    for threads in THREAD_COUNTS[1:]:
+                        gufunc_matmul.set_num_threads(threads)
+                        assert_bitwise_equal(ours(a, b), first)
+    finally:
+        gufunc_matmul._core._select_isa(before)
