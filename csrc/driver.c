@@ -122,6 +122,32 @@ static int symmetric_product(const gm_problem *p)
            && (p->batch == 1 || p->a.batch_stride == p->b.batch_stride);
 }
 
+/* A row block reads A where it lies, when the kernel set can (A in C
+ * order), if the block of packed B that each tile of rows sweeps is at
+ * most this many bytes (it stays in L2): packing A is a pass over it that
+ * only the reuse of a packed block across many panels pays for (float32
+ * (100000 x 64) @ (64 x 64) spent a quarter of its time packing A).  Its
+ * tiles then run row by row across the panels, so that each tile of A
+ * comes from memory once and from L1 for the other panels.  (float64
+ * (2000 x 512) @ (512 x 256), a 512 KiB block, ran 1.2 times slower so.) */
+#define GM_IN_PLACE_B_BYTES (128.0 * 1024.0)
+
+/* Row blocks read in place pack no A block: longer ones keep each thread
+ * on consecutive tiles, whose rows the kernel fetches a tile ahead,
+ * rather than starting the next thread's block cold (float32 (100000 x
+ * 64) @ (64 x 64): 4.41 ms in blocks of 8 tiles, 4.04 in blocks of 64). */
+#define GM_IN_PLACE_BLOCK_FACTOR 8
+
+/* Whether the row blocks of a product will read A in place (see
+ * reads_a_in_place, which also checks each block's rows). */
+static int in_place_likely(const gm_kernel *kern, const gm_problem *p)
+{
+    const double panels = (double)ceil_div(min_pd(p->n, kern->nc), kern->nr);
+    return kern->micro_rows != NULL && p->a.col_stride == (ptrdiff_t)kern->packed_size
+           && panels * (double)kern->nr * (double)min_pd(kern->kc, p->k)
+              * (double)kern->packed_size <= GM_IN_PLACE_B_BYTES;
+}
+
 /* The kernel's block sizes trimmed to the matrix.  Rows are cut into
  * blocks of nearly equal numbers of micro-tiles, a multiple of the thread
  * count of them (at least two per thread), so that the threads finish
@@ -132,7 +158,8 @@ static blocking plan_blocks(const gm_kernel *kern, const gm_problem *p,
 {
     blocking bl;
     const ptrdiff_t tiles = ceil_div(p->m, kern->mr);
-    const ptrdiff_t max_tiles = kern->mc / kern->mr;
+    const ptrdiff_t max_tiles = kern->mc / kern->mr
+                                * (in_place_likely(kern, p) ? GM_IN_PLACE_BLOCK_FACTOR : 1);
     ptrdiff_t blocks = ceil_div(tiles, max_tiles);
     if (threads > 1) {
         const ptrdiff_t thinnest = tiles / GM_MIN_BLOCK_TILES;
@@ -294,15 +321,6 @@ static void prefetch_tile(const gm_kernel *kern, const c_target *c,
 #endif
 }
 
-/* A row block reads A where it lies, when the kernel set can (A in C
- * order), if the block of packed B that each tile of rows sweeps is at
- * most this many bytes (it stays in L2): packing A is a pass over it that
- * only the reuse of a packed block across many panels pays for (float32
- * (100000 x 64) @ (64 x 64) spent a quarter of its time packing A).  Its
- * tiles then run row by row across the panels, so that each tile of A
- * comes from memory once and from L1 for the other panels.  (float64
- * (2000 x 512) @ (512 x 256), a 512 KiB block, ran 1.2 times slower so.) */
-#define GM_IN_PLACE_B_BYTES (128.0 * 1024.0)
 
 /* Rows of A whose starts fall in one set of a 64-set L1 cache (rows a
  * page apart, half a page for tiles of more than 8 rows, or a page and a
