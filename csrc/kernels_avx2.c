@@ -314,6 +314,62 @@ GM_INLINE void load_copy(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                    (, [lda] "r"(lda)));                                     \
     }
 
+/* NAME##_half and NAME##_rows_half: the first vector of the tile's
+ * columns only (MR accumulators), for a last panel of B at most half
+ * full.  With registers to spare, plain C serves: each element is the one
+ * chain of fused multiply-adds of the whole tile, in the order p = 0, 1,
+ * ...; A in place is read as by NAME##_rows, the next tile's rows fetched
+ * a line's worth of steps ahead. */
+#define GM_DEFINE_FLOAT_HALF_MICROS(NAME, T, VEC, LANES, SET1, LOADU, FMADD,  \
+                                    ZERO, STOREU, MR)                         \
+    GM_INLINE void NAME##_half_body(ptrdiff_t depth, const char *a,           \
+                                    const ptrdiff_t a_row,                    \
+                                    const ptrdiff_t a_step, const T *b,       \
+                                    char *c, ptrdiff_t ldc, int accumulate,   \
+                                    const int fetch)                          \
+    {                                                                         \
+        const size_t row_bytes = (size_t)ldc * sizeof(T);                     \
+        VEC t[MR];                                                            \
+        for (int i = 0; i < MR; ++i) {                                        \
+            t[i] = accumulate ? LOADU((const T *)(c + i * row_bytes)) : ZERO(); \
+        }                                                                     \
+        for (ptrdiff_t p = 0; p < depth; ++p) {                               \
+            const VEC bv = LOADU(b);                                          \
+            if (fetch && p % (ptrdiff_t)(64 / sizeof(T)) == 0) {              \
+                const uintptr_t below = (uintptr_t)a + (uintptr_t)(MR * a_row); \
+                for (int i = 0; i < MR; ++i) {                                \
+                    __builtin_prefetch((const void *)(below + (uintptr_t)(i * a_row)), \
+                                       0, 3);                                 \
+                }                                                             \
+            }                                                                 \
+            for (int i = 0; i < MR; ++i) {                                    \
+                T ai;                                                         \
+                memcpy(&ai, a + i * a_row, sizeof ai);                        \
+                t[i] = FMADD(SET1(ai), bv, t[i]);                             \
+            }                                                                 \
+            a += a_step;                                                      \
+            b += 2 * LANES;                                                   \
+        }                                                                     \
+        for (int i = 0; i < MR; ++i) {                                        \
+            STOREU((T *)(c + i * row_bytes), t[i]);                           \
+        }                                                                     \
+    }                                                                         \
+    static void NAME##_half(ptrdiff_t depth, const void *a_panel,             \
+                            const void *b_panel, void *c, ptrdiff_t ldc,      \
+                            int accumulate)                                   \
+    {                                                                         \
+        NAME##_half_body(depth, (const char *)a_panel, sizeof(T),             \
+                         MR * sizeof(T), (const T *)b_panel, (char *)c, ldc,  \
+                         accumulate, 0);                                      \
+    }                                                                         \
+    static void NAME##_rows_half(ptrdiff_t depth, const char *a,              \
+                                 ptrdiff_t lda, const void *b_panel, void *c, \
+                                 ptrdiff_t ldc, int accumulate)               \
+    {                                                                         \
+        NAME##_half_body(depth, a, lda, sizeof(T), (const T *)b_panel,        \
+                         (char *)c, ldc, accumulate, 1);                      \
+    }
+
 /* ========================================================================
  * float64: 6 x 8 tile (12 accumulators, 2 B vectors, 1 broadcast).
  * ====================================================================== */
@@ -321,6 +377,9 @@ GM_INLINE void load_copy(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
 #define F64_NR 8
 
 GM_DEFINE_FLOAT_MICROS(micro_f64_6x8, double, "d", "vbroadcastsd", "48", "8", F64_MR)
+GM_DEFINE_FLOAT_HALF_MICROS(micro_f64_6x8, double, __m256d, 4, _mm256_set1_pd,
+                            _mm256_loadu_pd, _mm256_fmadd_pd, _mm256_setzero_pd,
+                            _mm256_storeu_pd, F64_MR)
 
 GM_DEFINE_PACK_COPY(pack_f64, 8, F64_MR, F64_NR)
 GM_DEFINE_STORE_LOAD_COPY(f64, 8)
@@ -767,6 +826,8 @@ static const gm_kernel avx2_f64 = {
     .pack_a = pack_f64, .pack_b = pack_f64,
     .micro = micro_f64_6x8,
     .micro_rows = micro_f64_6x8_rows,
+    .micro_half = micro_f64_6x8_half,
+    .micro_rows_half = micro_f64_6x8_rows_half,
     .store = store_f64, .load = load_f64,
     .direct = direct_f64,
     .direct_max_flops = 16.0 * 16.0 * 16.0,
@@ -787,6 +848,9 @@ static const gm_kernel avx2_f64 = {
 #define F32_NR 16
 
 GM_DEFINE_FLOAT_MICROS(micro_f32_6x16, float, "s", "vbroadcastss", "24", "4", F32_MR)
+GM_DEFINE_FLOAT_HALF_MICROS(micro_f32_6x16, float, __m256, 8, _mm256_set1_ps,
+                            _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_setzero_ps,
+                            _mm256_storeu_ps, F32_MR)
 
 GM_DEFINE_PACK_COPY(pack_f32, 4, F32_MR, F32_NR)
 GM_DEFINE_STORE_LOAD_COPY(f32, 4)
@@ -907,6 +971,8 @@ static const gm_kernel avx2_f32 = {
     .pack_a = pack_f32, .pack_b = pack_f32,
     .micro = micro_f32_6x16,
     .micro_rows = micro_f32_6x16_rows,
+    .micro_half = micro_f32_6x16_half,
+    .micro_rows_half = micro_f32_6x16_rows_half,
     .store = store_f32, .load = load_f32,
     .direct = direct_f32,
     .direct_max_flops = 16.0 * 16.0 * 16.0,
@@ -1059,6 +1125,7 @@ static const gm_kernel avx2_f16 = {
     .c_mode = GM_C_WIDE,
     .pack_a = pack_f16, .pack_b = pack_f16,
     .micro = micro_f32_6x16,
+    .micro_half = micro_f32_6x16_half,
     .store = store_f16, .load = load_f16,
     .direct = direct_f16,
     .direct_max_flops = 1024.0,
