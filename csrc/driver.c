@@ -321,7 +321,6 @@ static void prefetch_tile(const gm_kernel *kern, const c_target *c,
 #endif
 }
 
-
 /* Rows of A whose starts fall in one set of a 64-set L1 cache (rows a
  * page apart, half a page for tiles of more than 8 rows, or a page and a
  * few bytes) evict each other as the kernel walks them together: float32
