@@ -139,13 +139,37 @@ static int symmetric_product(const gm_problem *p)
 #define GM_IN_PLACE_BLOCK_FACTOR 8
 
 /* Whether the row blocks of a product will read A in place (see
- * reads_a_in_place, which also checks each block's rows). */
-static int in_place_likely(const gm_kernel *kern, const gm_problem *p)
+ * reads_a_in_place, which also checks each block's rows), with depth
+ * blocks of kc. */
+static int in_place_likely(const gm_kernel *kern, const gm_problem *p, ptrdiff_t kc)
 {
     const double panels = (double)ceil_div(min_pd(p->n, kern->nc), kern->nr);
     return kern->micro_rows != NULL && p->a.col_stride == (ptrdiff_t)kern->packed_size
-           && panels * (double)kern->nr * (double)min_pd(kern->kc, p->k)
+           && panels * (double)kern->nr * (double)kc
               * (double)kern->packed_size <= GM_IN_PLACE_B_BYTES;
+}
+
+/* A product of few column panels whose packed B block outgrows
+ * GM_IN_PLACE_B_BYTES at the kernel's depth block reads A in place with
+ * shallower blocks, down to this many steps: that pays more than the
+ * deep blocks save on C's loads and stores (float32 (20000 x 600) @ (600
+ * x 64): 9.66 ms packed in one block, 7.11 in place in blocks of 512;
+ * (3000 x 4000) @ (4000 x 64) 9.33 and 7.35; float64 (3000 x 1000) @
+ * (1000 x 64) 4.08 and 3.56).  At 128 steps some lost (float32 (1000 x
+ * 1000) @ (1000 x 256): 2.35 ms packed, 2.47 in place). */
+#define GM_IN_PLACE_MIN_DEPTH 256
+
+/* The depth block of the blocked path (see GM_IN_PLACE_MIN_DEPTH). */
+static ptrdiff_t depth_block(const gm_kernel *kern, const gm_problem *p)
+{
+    const ptrdiff_t kc = min_pd(kern->kc, p->k);
+    if (in_place_likely(kern, p, kc) || !in_place_likely(kern, p, GM_IN_PLACE_MIN_DEPTH)) {
+        return kc;
+    }
+    const double panels = (double)ceil_div(min_pd(p->n, kern->nc), kern->nr);
+    const ptrdiff_t fits = (ptrdiff_t)(GM_IN_PLACE_B_BYTES
+                                       / (panels * (double)kern->nr * (double)kern->packed_size));
+    return fits / 8 * 8;
 }
 
 /* The kernel's block sizes trimmed to the matrix.  Rows are cut into
@@ -158,8 +182,9 @@ static blocking plan_blocks(const gm_kernel *kern, const gm_problem *p,
 {
     blocking bl;
     const ptrdiff_t tiles = ceil_div(p->m, kern->mr);
+    const ptrdiff_t kc = depth_block(kern, p);
     const ptrdiff_t max_tiles = kern->mc / kern->mr
-                                * (in_place_likely(kern, p) ? GM_IN_PLACE_BLOCK_FACTOR : 1);
+                                * (in_place_likely(kern, p, kc) ? GM_IN_PLACE_BLOCK_FACTOR : 1);
     ptrdiff_t blocks = ceil_div(tiles, max_tiles);
     if (threads > 1) {
         const ptrdiff_t thinnest = tiles / GM_MIN_BLOCK_TILES;
@@ -172,7 +197,7 @@ static blocking plan_blocks(const gm_kernel *kern, const gm_problem *p,
     bl.row_blocks = min_pd(blocks, tiles);
     bl.mc = ceil_div(tiles, bl.row_blocks) * kern->mr;
     bl.nc = min_pd(kern->nc, ceil_div(p->n, kern->nr) * kern->nr);
-    bl.kc = min_pd(kern->kc, p->k);
+    bl.kc = kc;
     bl.own = 0;
     bl.col_parts = 1;
     const double step_macs = (double)p->m * (double)p->n * (double)bl.kc / threads;
