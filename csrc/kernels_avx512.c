@@ -80,7 +80,8 @@ GM_INLINE void fetch_c_row_below(const char *c, size_t row_bytes, ptrdiff_t i,
 }
 
 /*
- * C (MR x 2 vectors) (+)= A . B panel, with row i of A's step p at
+ * C (MR x `vecs` vectors: 2, or 1 for the half forms that serve a last
+ * panel at most half full) (+)= A . B panel, with row i of A's step p at
  * a + i * a_row + p * a_step bytes: a packed panel (a_row one element,
  * a_step MR of them) or A where it lies in C order (a_row its row stride,
  * a_step one element).  Accumulators start from C when accumulating, so
