@@ -64,6 +64,13 @@ static ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t b)
     return (a + b - 1) / b;
 }
 
+/* float32 or float64: the types whose direct forms (dot products in
+ * blocks, rows of C in vectors) the choices below weigh. */
+static int is_real_float(gm_type type)
+{
+    return type == GM_FLOAT32 || type == GM_FLOAT64;
+}
+
 static size_t round_up_size(size_t x)
 {
     return (x + GM_ALIGN - 1) / GM_ALIGN * GM_ALIGN;
@@ -971,7 +978,7 @@ static int rows_beat_short_dots(const gm_kernel *kern, const gm_problem *p)
 static void *b_in_rows(gm_problem *p, const gm_kernel *kern,
                        ptrdiff_t item)
 {
-    const int real = p->type == GM_FLOAT32 || p->type == GM_FLOAT64;
+    const int real = is_real_float(p->type);
     if (!real || kern->direct_max_cols <= 0 || p->m < 2 || p->n < 2 || p->k < 1
             || p->a.col_stride != item || p->b.row_stride != item
             || p->b.col_stride == item || p->c.col_stride != item) {
@@ -1007,7 +1014,7 @@ static int dots_beat_rows(const gm_kernel *kern, const gm_problem *p,
 static void *b_in_columns(gm_problem *p, const gm_kernel *kern,
                           ptrdiff_t item)
 {
-    const int real = p->type == GM_FLOAT32 || p->type == GM_FLOAT64;
+    const int real = is_real_float(p->type);
     if (!real || kern->direct_max_cols <= 0 || p->m < 2 || p->n < 2
             || p->k < kern->short_dot_depth || p->k < 1
             || p->a.col_stride != item || p->b.col_stride != item
@@ -1154,7 +1161,7 @@ static stage_choice stage_for(const gm_problem *p, const gm_kernel *kern,
 {
     const ptrdiff_t item = (ptrdiff_t)gm_item_size(p->type);
     const int complex = is_complex(p->type) && p->type != GM_CLONGDOUBLE;
-    const int real = p->type == GM_FLOAT32 || p->type == GM_FLOAT64;
+    const int real = is_real_float(p->type);
     if (!(real || complex) || conjugate || p->m < 2 || p->n < 2 || p->k < 1) {
         return STAGE_NONE;
     }
@@ -1314,7 +1321,7 @@ static gm_problem fold_shared_matrix(const gm_problem *p)
 static int stages_c(const gm_problem *p, int conjugate)
 {
     const ptrdiff_t item = (ptrdiff_t)gm_item_size(p->type);
-    const int real = p->type == GM_FLOAT32 || p->type == GM_FLOAT64;
+    const int real = is_real_float(p->type);
     /* More rows than GM_C_STAGED_MAX_COLS: the transposed product, with
      * that many columns, is never staged in turn. */
     if (!real || conjugate || p->n < 2 || p->m <= GM_C_STAGED_MAX_COLS || p->k < 1
@@ -1397,7 +1404,7 @@ static void compute(const gm_problem *given, int conjugate,
      * run at a fraction of the blocked path's rate (float64 (200 x 200)
      * @ (200 x 5): 34 GFLOP/s on one thread, 1.47 times faster on two). */
     const int few_columns = !blocked && problem->n < kern->nr / 2
-                            && (problem->type == GM_FLOAT32 || problem->type == GM_FLOAT64);
+                            && is_real_float(problem->type);
     const double weight = (memory_bound ? GM_VECTOR_WEIGHT
                            : few_columns ? GM_FEW_COLUMNS_WEIGHT : 1.0)
                           * (is_complex(problem->type) ? GM_COMPLEX_WEIGHT : 1.0);
