@@ -145,15 +145,25 @@ static int symmetric_product(const gm_problem *p)
  * 64) @ (64 x 64): 4.41 ms in blocks of 8 tiles, 4.04 in blocks of 64). */
 #define GM_IN_PLACE_BLOCK_FACTOR 8
 
+/* Bytes of a packed B block of `panels` micro-panels, `depth` steps. */
+static double b_block_bytes(const gm_kernel *kern, double panels, double depth)
+{
+    return panels * (double)kern->nr * depth * (double)kern->packed_size;
+}
+
+/* Micro-panels of B in a column block of the product. */
+static double block_panels(const gm_kernel *kern, const gm_problem *p)
+{
+    return (double)ceil_div(min_pd(p->n, kern->nc), kern->nr);
+}
+
 /* Whether the row blocks of a product will read A in place (see
  * reads_a_in_place, which also checks each block's rows), with depth
  * blocks of kc. */
 static int in_place_likely(const gm_kernel *kern, const gm_problem *p, ptrdiff_t kc)
 {
-    const double panels = (double)ceil_div(min_pd(p->n, kern->nc), kern->nr);
     return kern->micro_rows != NULL && p->a.col_stride == (ptrdiff_t)kern->packed_size
-           && panels * (double)kern->nr * (double)kc
-              * (double)kern->packed_size <= GM_IN_PLACE_B_BYTES;
+           && b_block_bytes(kern, block_panels(kern, p), (double)kc) <= GM_IN_PLACE_B_BYTES;
 }
 
 /* A product of few column panels whose packed B block outgrows
@@ -173,9 +183,8 @@ static ptrdiff_t depth_block(const gm_kernel *kern, const gm_problem *p)
     if (in_place_likely(kern, p, kc) || !in_place_likely(kern, p, GM_IN_PLACE_MIN_DEPTH)) {
         return kc;
     }
-    const double panels = (double)ceil_div(min_pd(p->n, kern->nc), kern->nr);
     const ptrdiff_t fits = (ptrdiff_t)(GM_IN_PLACE_B_BYTES
-                                       / (panels * (double)kern->nr * (double)kern->packed_size));
+                                       / b_block_bytes(kern, block_panels(kern, p), 1.0));
     return fits / 8 * 8;
 }
 
@@ -374,10 +383,9 @@ static int rows_share_cache_sets(const char *data, ptrdiff_t row_stride, int row
 static int reads_a_in_place(const gm_kernel *kern, const gm_operand *a,
                             const c_target *c, ptrdiff_t panels, ptrdiff_t kb)
 {
-    const double b_bytes = (double)panels * (double)kern->nr * (double)kb
-                           * (double)kern->packed_size;
     /* (run_tile reads a row stride of 0 as a packed panel.) */
-    return kern->micro_rows != NULL && !c->upper && b_bytes <= GM_IN_PLACE_B_BYTES
+    return kern->micro_rows != NULL && !c->upper
+           && b_block_bytes(kern, (double)panels, (double)kb) <= GM_IN_PLACE_B_BYTES
            && a->col_stride == (ptrdiff_t)kern->packed_size && a->row_stride != 0
            && !rows_share_cache_sets(a->data, a->row_stride, kern->mr);
 }
