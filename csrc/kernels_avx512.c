@@ -94,6 +94,25 @@ GM_INLINE void fetch_c_row_below(const char *c, size_t row_bytes, ptrdiff_t i,
  * thread: 12.4 ms without, 9.1 with C's rows all at one step, 7.9 with
  * them spread: misses beyond what the core tracks at once wait).
  */
+/* NAME##SUFFIX (packed A) and NAME##_rows##SUFFIX (A in place) on
+ * NAME##_body with VECS vectors of columns. */
+#define DEFINE_MICRO_FORMS(NAME, T, SUFFIX, VECS)                             \
+    static void NAME##SUFFIX(ptrdiff_t depth, const void *a_panel,            \
+                             const void *b_panel, void *c, ptrdiff_t rs,      \
+                             int accumulate)                                  \
+    {                                                                         \
+        NAME##_body(depth, (const char *)a_panel, sizeof(T), MR * sizeof(T),  \
+                    (const T *)b_panel, (char *)c, rs, accumulate, 0, VECS);  \
+    }                                                                         \
+    static void NAME##_rows##SUFFIX(ptrdiff_t depth, const char *a,           \
+                                    ptrdiff_t a_row_stride,                   \
+                                    const void *b_panel, void *c,             \
+                                    ptrdiff_t rs, int accumulate)             \
+    {                                                                         \
+        NAME##_body(depth, a, a_row_stride, sizeof(T), (const T *)b_panel,    \
+                    (char *)c, rs, accumulate, 1, VECS);                      \
+    }
+
 #define DEFINE_MICRO(NAME, T, VEC, LANES, SET1, LOADU, FMADD, ZERO, STOREU)   \
     GM_INLINE void NAME##_body(ptrdiff_t depth, const char *a,                \
                                const ptrdiff_t a_row, const ptrdiff_t a_step, \
@@ -147,34 +166,8 @@ GM_INLINE void fetch_c_row_below(const char *c, size_t row_bytes, ptrdiff_t i,
             }                                                                 \
         }                                                                     \
     }                                                                         \
-    static void NAME(ptrdiff_t depth, const void *a_panel,                    \
-                     const void *b_panel, void *c, ptrdiff_t rs,              \
-                     int accumulate)                                          \
-    {                                                                         \
-        NAME##_body(depth, (const char *)a_panel, sizeof(T), MR * sizeof(T),  \
-                    (const T *)b_panel, (char *)c, rs, accumulate, 0, 2);     \
-    }                                                                         \
-    static void NAME##_rows(ptrdiff_t depth, const char *a,                   \
-                            ptrdiff_t a_row_stride, const void *b_panel,      \
-                            void *c, ptrdiff_t rs, int accumulate)            \
-    {                                                                         \
-        NAME##_body(depth, a, a_row_stride, sizeof(T), (const T *)b_panel,    \
-                    (char *)c, rs, accumulate, 1, 2);                         \
-    }                                                                         \
-    static void NAME##_half(ptrdiff_t depth, const void *a_panel,             \
-                            const void *b_panel, void *c, ptrdiff_t rs,       \
-                            int accumulate)                                   \
-    {                                                                         \
-        NAME##_body(depth, (const char *)a_panel, sizeof(T), MR * sizeof(T),  \
-                    (const T *)b_panel, (char *)c, rs, accumulate, 0, 1);     \
-    }                                                                         \
-    static void NAME##_rows_half(ptrdiff_t depth, const char *a,              \
-                                 ptrdiff_t a_row_stride, const void *b_panel, \
-                                 void *c, ptrdiff_t rs, int accumulate)       \
-    {                                                                         \
-        NAME##_body(depth, a, a_row_stride, sizeof(T), (const T *)b_panel,    \
-                    (char *)c, rs, accumulate, 1, 1);                         \
-    }
+    DEFINE_MICRO_FORMS(NAME, T, , 2)                                          \
+    DEFINE_MICRO_FORMS(NAME, T, _half, 1)
 
 DEFINE_MICRO(micro_f64, double, __m512d, 8, _mm512_set1_pd, _mm512_loadu_pd,
              _mm512_fmadd_pd, _mm512_setzero_pd, _mm512_storeu_pd)
