@@ -1162,6 +1162,25 @@ typedef enum { STAGE_NONE, STAGE_A, STAGE_B } stage_choice;
 #define GM_STAGE_B_MIN_ROWS 16
 #define GM_STAGE_B_BLOCKED_COLS 64
 
+/* Complex dot products pay for their lane sums and the combining of real
+ * and imaginary parts, about 4 cycles plus 2 a halving of the lanes an
+ * element (8 for complex128 on AVX2, 12 for complex64 on AVX-512), and
+ * 1.5 a vector of multiply-adds; the register form about 2.2 a step per
+ * vector of columns, once B is copied in rows.  The copy counts four
+ * times: about 3 cycles an element with the allocation, made by the
+ * calling thread while the others wait (a stack of 500 complex128 (3 x 5)
+ * @ (5 x 20) lost a third so).  Fitted on Zen 4; over a short depth the
+ * lane sums dominate: complex128 (4 x 2) @ (2 x 132), B in Fortran order,
+ * took 2.5 us as dots, 1.6 copied. */
+static int complex_rows_beat_dots(const gm_kernel *kern, const gm_problem *p)
+{
+    const double lanes = kern->nr / 2;
+    const double n = (double)p->n, k = (double)p->k;
+    const double dots = n * (4.0 + 2.0 * log2(2.0 * lanes) + 1.5 * ceil(k / lanes));
+    const double rows = 2.2 * k * ceil(n / lanes);
+    return rows + 4.0 * copy_cycles(p) < dots;
+}
+
 /* Which operand to copy, if one can be (the caller decides whether it
  * pays against the plan as given). */
 static stage_choice stage_for(const gm_problem *p, const gm_kernel *kern,
@@ -1191,7 +1210,8 @@ static stage_choice stage_for(const gm_problem *p, const gm_kernel *kern,
      * scalar chains in the order of the register form (the same bits at
      * several times the cost: float32 (3 x 2) @ (2 x 149), both in Fortran
      * order, 1.3 us so, 1.1 copying B). */
-    const int short_dots = real && p->k < kern->short_dot_depth;
+    const int short_dots = real ? p->k < kern->short_dot_depth
+                                : complex_rows_beat_dots(kern, p);
     if (a_ok && (!b_ok || (4.0 * a_bytes <= b_bytes && !short_dots))) {
         return STAGE_A;
     }
@@ -1214,17 +1234,22 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
         /* Complex dots (or packed blocks) hold out against a copy of B
          * that is not amortized over enough rows: an element copied
          * costs about as much as 8 to 16 complex multiply-adds (complex64
-         * (9 x 1599) @ (1599 x 16): 17 us as dots, 20 with B copied). */
+         * (9 x 1599) @ (1599 x 16): 17 us as dots, 20 with B copied),
+         * unless the depth is so short that the dots are mostly lane sums
+         * (complex_rows_beat_dots). */
+        const int rows_win = complex_rows_beat_dots(plan->kern, problem);
         if (choice == STAGE_B && problem->m < GM_STAGE_B_MIN_ROWS
-                && (plan->blocked || streams_well(&given, item))) {
+                && (plan->blocked || streams_well(&given, item)) && !rows_win) {
             return NULL;
         }
         /* Packed blocks of many columns pack B in parallel and waste
          * little on padding; the copy is made by the calling thread alone
          * (complex128 (22 x 62) @ (62 x 537): 73 us packed, 108 copying
          * B; (48 x 300) @ (300 x 100) 147 and 227; but (22 x 400) @ (400 x
-         * 20) 42 and 32). */
-        if (choice == STAGE_B && plan->blocked && problem->n >= GM_STAGE_B_BLOCKED_COLS) {
+         * 20) 42 and 32), again unless the depth is short (complex128 (3 x
+         * 2) @ (2 x 5000): 23 us packed, 12 copying B). */
+        if (choice == STAGE_B && plan->blocked && problem->n >= GM_STAGE_B_BLOCKED_COLS
+                && !rows_win) {
             return NULL;
         }
     }

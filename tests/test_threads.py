@@ -529,7 +529,7 @@ def _fortran_matrices(x):
 
 # (dtypes, shape of A, shape of B, layout of A, layout of B, the operand
 # copied in rows): products the direct path cannot stream as given (or,
-# for complex, only as dot products of many columns).
+# for complex, only as dot products of many columns or of a short depth).
 STAGED = [
     ("fd", (12, 75), (75, 10), "F", "F", "b"),
     ("fd", (2013, 4), (4, 7), "F", "F", "b"),
@@ -542,6 +542,12 @@ STAGED = [
     ("FD", (3, 42), (42, 38), "F", "F", "a"),
     ("FD", (2, 607), (607, 11), "F", "F", "a"),
     ("FD", (4, 40, 30), (4, 30, 12), "C", "F", "b"),
+    # complex over a short depth: dot products would be mostly lane sums
+    ("FD", (4, 2), (2, 132), "C", "F", "b"),
+    ("FD", (2, 2), (2, 300), "F", "F", "b"),
+    ("FD", (3, 2), (2, 5000), "F", "F", "b"),
+    ("FD", (15, 3), (3, 40), "C", "F", "b"),
+    ("FD", (22, 4, 2), (22, 2, 132), "F", "F", "b"),
 ]
 
 
