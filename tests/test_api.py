@@ -75,6 +75,12 @@ def test_show_config_prints_versions():
     text = buf.getvalue()
     assert np.__version__ in text
     assert gufunc_matmul.__version__ in text
+    # one line per registered type, none printed twice (long and long long
+    # share the name int64 on most 64-bit Unix)
+    kernel_lines = text.split("kernels:\n", 1)[1].splitlines()
+    labels = [line.split("  ")[1].strip() for line in kernel_lines]
+    assert len(labels) == len([t for t in gufunc_matmul.matmul.types if t[0] != "O"])
+    assert len(set(labels)) == len(labels), labels
 
 
 # ---------------------------------------------------------------- overrides

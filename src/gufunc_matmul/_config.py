@@ -29,5 +29,12 @@ def show_config() -> None:
     for key, value in info.items():
         print(f"{key:<{width}} : {value}")
     print("kernels:")
+    names = [np.dtype(code).name for code in kernels]
     for code, name in kernels.items():
-        print(f"  {np.dtype(code).name:<11} {name}")
+        dtype = np.dtype(code)
+        label = dtype.name
+        # Two type codes of one size (long and long long on most 64-bit
+        # Unix) share a name: the scalar type tells them apart.
+        if names.count(label) > 1 and dtype.type.__name__ != label:
+            label += f" ({dtype.type.__name__})"
+        print(f"  {label:<19} {name}")
