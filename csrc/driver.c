@@ -1231,25 +1231,26 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
     }
     const gm_problem given = direct_layout(problem, conjugate);
     if (is_complex(problem->type)) {
+        /* Over a depth so short that complex dots are mostly lane sums
+         * (complex_rows_beat_dots), a copy of B pays whatever the plan;
+         * else the two refusals below. */
+        const int refusable = choice == STAGE_B
+                              && !complex_rows_beat_dots(plan->kern, problem);
         /* Complex dots (or packed blocks) hold out against a copy of B
          * that is not amortized over enough rows: an element copied
          * costs about as much as 8 to 16 complex multiply-adds (complex64
-         * (9 x 1599) @ (1599 x 16): 17 us as dots, 20 with B copied),
-         * unless the depth is so short that the dots are mostly lane sums
-         * (complex_rows_beat_dots). */
-        const int rows_win = complex_rows_beat_dots(plan->kern, problem);
-        if (choice == STAGE_B && problem->m < GM_STAGE_B_MIN_ROWS
-                && (plan->blocked || streams_well(&given, item)) && !rows_win) {
+         * (9 x 1599) @ (1599 x 16): 17 us as dots, 20 with B copied). */
+        if (refusable && problem->m < GM_STAGE_B_MIN_ROWS
+                && (plan->blocked || streams_well(&given, item))) {
             return NULL;
         }
         /* Packed blocks of many columns pack B in parallel and waste
          * little on padding; the copy is made by the calling thread alone
          * (complex128 (22 x 62) @ (62 x 537): 73 us packed, 108 copying
          * B; (48 x 300) @ (300 x 100) 147 and 227; but (22 x 400) @ (400 x
-         * 20) 42 and 32), again unless the depth is short (complex128 (3 x
-         * 2) @ (2 x 5000): 23 us packed, 12 copying B). */
-        if (choice == STAGE_B && plan->blocked && problem->n >= GM_STAGE_B_BLOCKED_COLS
-                && !rows_win) {
+         * 20) 42 and 32; complex128 (3 x 2) @ (2 x 5000), a short depth,
+         * 23 us packed, 12 copying B). */
+        if (refusable && plan->blocked && problem->n >= GM_STAGE_B_BLOCKED_COLS) {
             return NULL;
         }
     }
