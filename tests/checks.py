@@ -1,4 +1,5 @@
 """Comparisons of gufunc_matmul.matmul against numpy.matmul."""
+import contextlib
 import warnings
 
 import numpy as np
@@ -17,6 +18,25 @@ def ours(*args, **kwargs):
     """gufunc_matmul.matmul with floating-point warnings silenced."""
     with np.errstate(all="ignore"):
         return gufunc_matmul.matmul(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def every_isa():
+    """An iterator over the instruction sets this machine runs, each
+    selected in turn as it is yielded; the set selected before is selected
+    again on leaving, also when a check fails."""
+    core = gufunc_matmul._core
+    before = core._isa()
+
+    def each():
+        for isa in core._available_isas().split(","):
+            core._select_isa(isa.strip())
+            yield isa.strip()
+
+    try:
+        yield each()
+    finally:
+        core._select_isa(before)
 
 
 def _core_depth(a, axes=None):

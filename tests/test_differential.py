@@ -9,7 +9,8 @@ from numpy.testing import assert_array_equal
 
 import gufunc_matmul
 from checks import (assert_matches_numpy, assert_same_kind_of_result,
-                    assert_same_outcome, assert_values_match, ours, reference)
+                    assert_same_outcome, assert_values_match, every_isa, ours,
+                    reference)
 from strategies import (NUMERIC_DTYPES, dtype_id, laid_out, make_values,
                         matmul_shapes, operand_pairs)
 
@@ -538,10 +539,8 @@ def test_64_bit_integer_products_of_few_columns(dtype):
     rows."""
     rng = np.random.default_rng(64)
     info = np.iinfo(dtype)
-    before = gufunc_matmul._core._isa()
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            gufunc_matmul._core._select_isa(isa.strip())
+    with every_isa() as isas:
+        for isa in isas:
             for m, k in [(1, 300), (3, 9), (10, 815), (203, 40)]:
                 for n in (1, 2, 7, 8, 9, 16, 17, 25, 32, 33, 40):
                     a = rng.integers(info.min, info.max, (m, k), dtype=dtype, endpoint=True)
@@ -552,8 +551,6 @@ def test_64_bit_integer_products_of_few_columns(dtype):
                     out = np.zeros((m, n + 5), dtype)[:, :n]
                     matmul(a, b, out=out)
                     assert_array_equal(out, expected, strict=True)
-    finally:
-        gufunc_matmul._core._select_isa(before)
 
 
 @pytest.mark.parametrize("size", [2, 9, 70])
@@ -691,12 +688,10 @@ def test_partial_vectors_of_columns_write_only_their_columns(dtype):
     written lane by lane: NumPy's values in every column, and the columns
     beside C untouched, on every instruction set (stacks, shared B, B and
     C with padded rows)."""
-    before = gufunc_matmul._core._isa()
     rng = np.random.default_rng(7)
     sentinel = np.array(-12345.5, dtype)
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            gufunc_matmul._core._select_isa(isa.strip())
+    with every_isa() as isas:
+        for isa in isas:
             for n in range(1, 19):
                 for m, k, stack in [(1, 3, ()), (5, 20, ()), (39, 7, (3,)), (13, 300, ())]:
                     a = make_values(dtype, stack + (m, k), (n, 1.0, 0.0))
@@ -707,5 +702,3 @@ def test_partial_vectors_of_columns_write_only_their_columns(dtype):
                     assert_values_match(out, np.matmul(a, b), a, b)
                     assert (big[..., :2] == sentinel).all(), (isa, n, m, k)
                     assert (big[..., n + 2:] == sentinel).all(), (isa, n, m, k)
-    finally:
-        gufunc_matmul._core._select_isa(before)

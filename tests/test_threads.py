@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 import gufunc_matmul
-from checks import assert_matches_numpy, assert_values_match, ours, reference
+from checks import assert_matches_numpy, assert_values_match, every_isa, ours, reference
 from strategies import NUMERIC_DTYPES, dtype_id, laid_out, make_values
 
 matmul = gufunc_matmul.matmul
@@ -618,10 +618,8 @@ def test_gram_matrix_has_the_bits_of_the_full_product(dtype, restore_threads):
     triangle and mirror it: the result is symmetric and has the bits of
     the same product with B copied, on every instruction set, thread count
     and memory order, for stacks and strided outputs too."""
-    before = gufunc_matmul._core._isa()
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            gufunc_matmul._core._select_isa(isa.strip())
+    with every_isa() as isas:
+        for isa in isas:
             for i, (n, d) in enumerate(GRAM_SHAPES):
                 x = make_values(dtype, (n, d), (i, 1.0, 0.0))
                 for xo in (x, np.asfortranarray(x)):
@@ -642,8 +640,6 @@ def test_gram_matrix_has_the_bits_of_the_full_product(dtype, restore_threads):
                 result = matmul(stack.transpose(0, 2, 1), stack, out=out)
                 assert_bitwise_equal(result,
                                      matmul(stack.transpose(0, 2, 1), stack.copy(order="K")))
-    finally:
-        gufunc_matmul._core._select_isa(before)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "efd"], ids=dtype_id)
@@ -662,19 +658,15 @@ def test_vector_times_few_columns_has_the_bits_of_a_row_of_a_product(dtype):
     sums in registers: NumPy's values, and each element the bits it has
     as a row of a larger product, on every instruction set (a B beyond the
     caches, read with prefetches, included)."""
-    before = gufunc_matmul._core._isa()
     cases = [(k, n) for k in (1, 5, 300) for n in (1, 3, 4, 8, 13, 16, 31, 32, 33, 64, 65)]
     cases.append((40000, 32))
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            gufunc_matmul._core._select_isa(isa.strip())
+    with every_isa() as isas:
+        for isa in isas:
             for k, n in cases:
                 rows = make_values(dtype, (5, k), (k, 1.0, 0.0))
                 b = make_values(dtype, (k, n), (n, 1.0, 0.0))
                 alone = assert_matches_numpy(rows[0], b)
                 assert_bitwise_equal(alone, ours(rows, b)[0])
-    finally:
-        gufunc_matmul._core._select_isa(before)
 
 
 def _a_layouts(a):
@@ -698,10 +690,8 @@ def test_a_read_in_place_has_the_bits_of_packed_a(dtype, m, restore_threads):
     and 2 threads and every instruction set; rows around whole tiles,
     depths across depth blocks, A's rows padded, reversed or a page apart,
     C with padded rows, or in Fortran order (through the spare tile)."""
-    before = gufunc_matmul._core._isa()
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            gufunc_matmul._core._select_isa(isa.strip())
+    with every_isa() as isas:
+        for isa in isas:
             for k in (7, 64, 300, 1100):
                 for n in (17, 64, 130):
                     a = make_values(dtype, (m, k), (k + n, 1.0, 0.0))
@@ -722,8 +712,6 @@ def test_a_read_in_place_has_the_bits_of_packed_a(dtype, m, restore_threads):
                     fortran_c = np.zeros((m, n), dtype, "F")
                     ours(a, b, out=fortran_c)
                     assert_values_match(fortran_c, reference(a, b), a, b)
-    finally:
-        gufunc_matmul._core._select_isa(before)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -735,10 +723,8 @@ def test_blocks_of_dot_products_have_the_bits_of_single_ones(dtype, restore_thre
     every edge, depths around whole vectors and their groups, operands
     with padded rows or columns, 1 and 2 threads, on every instruction
     set; and NumPy's values."""
-    before = gufunc_matmul._core._isa()
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            gufunc_matmul._core._select_isa(isa.strip())
+    with every_isa() as isas:
+        for isa in isas:
             for k in (16, 17, 31, 32, 33, 64, 65, 100, 129, 300):
                 for m, n in ((2, 2), (3, 2), (2, 5), (4, 3), (7, 6), (5, 7), (6, 19)):
                     a = make_values(dtype, (m, k), (k + m, 1.0, 0.0))
@@ -762,8 +748,6 @@ def test_blocks_of_dot_products_have_the_bits_of_single_ones(dtype, restore_thre
                             for y in (b_f, b_padded):
                                 assert_bitwise_equal(ours(x, y), alone)
                     assert_matches_numpy(a, b_f)
-    finally:
-        gufunc_matmul._core._select_isa(before)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -775,14 +759,12 @@ def test_few_columns_copied_for_dot_products_have_the_bits_of_columns_alone(
     matrix-vector product with that column of B, whatever B's row stride,
     for a stack too, on every thread count and each SIMD instruction set
     (the portable set keeps its own loop); and NumPy's values."""
-    before = gufunc_matmul._core._isa()
     shapes = [((390, 216), (216, 3)), ((1000, 64), (64, 2)), ((5000, 100), (100, 2)),
               ((4, 500, 80), (4, 80, 2))]
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            if isa.strip() == "generic":
+    with every_isa() as isas:
+        for isa in isas:
+            if isa == "generic":
                 continue
-            gufunc_matmul._core._select_isa(isa.strip())
             for shape_a, shape_b in shapes:
                 a = make_values(dtype, shape_a, (shape_a[-1], 1.0, 0.0))
                 b = make_values(dtype, shape_b, (shape_b[-1], 1.0, 0.0))
@@ -797,8 +779,6 @@ def test_few_columns_copied_for_dot_products_have_the_bits_of_columns_alone(
                     assert_bitwise_equal(ours(a, b), columns)
                     assert_bitwise_equal(ours(a, padded), columns)
                 assert_matches_numpy(a, b)
-    finally:
-        gufunc_matmul._core._select_isa(before)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -808,10 +788,8 @@ def test_every_row_of_a_direct_product_has_the_bits_of_the_row_alone(dtype):
     row of products of 1 to 13 rows has the bits of that row of A times B
     alone, for columns filling part of a vector, one, two and more, on
     every instruction set."""
-    before = gufunc_matmul._core._isa()
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            gufunc_matmul._core._select_isa(isa.strip())
+    with every_isa() as isas:
+        for isa in isas:
             for k in (7, 300):
                 for n in (3, 10, 16, 30):
                     b = make_values(dtype, (k, n), (k + n, 1.0, 0.0))
@@ -820,8 +798,6 @@ def test_every_row_of_a_direct_product_has_the_bits_of_the_row_alone(dtype):
                         whole = assert_matches_numpy(a, b)
                         rows = np.concatenate([ours(a[i:i + 1], b) for i in range(m)])
                         assert_bitwise_equal(whole, rows)
-    finally:
-        gufunc_matmul._core._select_isa(before)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "FD"], ids=dtype_id)
@@ -830,10 +806,8 @@ def test_complex_products_of_few_columns_on_the_direct_path(dtype, restore_threa
     is in Fortran order) rather than through tiles that would be mostly
     padding: NumPy's values and the same bits for every thread count, B in
     either order, on every instruction set."""
-    before = gufunc_matmul._core._isa()
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            gufunc_matmul._core._select_isa(isa.strip())
+    with every_isa() as isas:
+        for isa in isas:
             for m, k, n in ((6, 2000, 6), (10, 1000, 7), (8, 500, 8), (5, 40, 5)):
                 a = make_values(dtype, (m, k), (m + k, 1.0, 0.0))
                 b = make_values(dtype, (k, n), (k + n, 1.0, 0.0))
@@ -843,8 +817,6 @@ def test_complex_products_of_few_columns_on_the_direct_path(dtype, restore_threa
                     for threads in THREAD_COUNTS[1:]:
                         gufunc_matmul.set_num_threads(threads)
                         assert_bitwise_equal(ours(a, operand), first)
-    finally:
-        gufunc_matmul._core._select_isa(before)
 
 
 # Products too small to wake a sleeping pool thread (1e5 to 5e5
@@ -881,10 +853,8 @@ def test_last_panel_of_few_columns_has_the_bits_of_a_whole_one(dtype, restore_th
     half form: every column of C has the bits it has when B has more
     columns (whole panels), with A packed or read in place, on every
     instruction set and thread count."""
-    before = gufunc_matmul._core._isa()
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            gufunc_matmul._core._select_isa(isa.strip())
+    with every_isa() as isas:
+        for isa in isas:
             for m, k, n in ((435, 265, 40), (200, 300, 80), (150, 70, 100), (37, 513, 17),
                             (1000, 64, 8 + 32)):
                 a = make_values(dtype, (m, k), (m + n, 1.0, 0.0))
@@ -898,8 +868,6 @@ def test_last_panel_of_few_columns_has_the_bits_of_a_whole_one(dtype, restore_th
                     for threads in THREAD_COUNTS[1:]:
                         gufunc_matmul.set_num_threads(threads)
                         assert_bitwise_equal(ours(operand, b), whole)
-    finally:
-        gufunc_matmul._core._select_isa(before)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -908,10 +876,8 @@ def test_fortran_a_of_few_columns_computed_transposed(dtype, restore_threads):
     C^T = B^T A^T into a buffer and copied into C: NumPy's values, C with
     any strides (out=), stacks and a shared B, and the same bits for every
     thread count, on every instruction set."""
-    before = gufunc_matmul._core._isa()
-    try:
-        for isa in gufunc_matmul._core._available_isas().split(","):
-            gufunc_matmul._core._select_isa(isa.strip())
+    with every_isa() as isas:
+        for isa in isas:
             for stack, m, k, n in ((0, 504, 81, 2), (0, 3000, 300, 4), (0, 37, 1000, 7),
                                    (5, 229, 48, 2), (3, 70, 300, 8), (0, 9, 5, 3),
                                    (0, 3, 5, 2), (0, 8, 300, 4)):
@@ -930,5 +896,3 @@ def test_fortran_a_of_few_columns_computed_transposed(dtype, restore_threads):
                     for threads in THREAD_COUNTS[1:]:
                         gufunc_matmul.set_num_threads(threads)
                         assert_bitwise_equal(ours(a, b), first)
-    finally:
-        gufunc_matmul._core._select_isa(before)
