@@ -226,6 +226,18 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
  * packed path; blocked, 2.5 times faster than it. */
 #define GM_DIRECT_DEPTH 1024
 
+/* Products of few rows whose B (this part of it, on more threads) is
+ * larger than this run at the speed B comes from memory: faster through
+ * the AVX2 loops' strips of one line a row, fetched two lines ahead, than
+ * through these of four lines (Zen 4, two threads: float64 (5 x 10000) @
+ * (10000 x 3000) 18.7 -> 10.3 ms, (7 x 4000) @ (4000 x 1000) 2.22 ->
+ * 1.40; float32 (6 x 5000) @ (5000 x 2000) 3.22 -> 1.41).  Smaller parts
+ * lost: float64 (8 x 3000) @ (3000 x 700) on two threads (8.4 MB each:
+ * 0.38 -> 0.55 ms), float32 (10 x 2000) @ (2000 x 1100) on one (8.8 MB:
+ * 0.49 -> 0.76). */
+#define GM_AVX2_STREAM_ROWS 16
+#define GM_AVX2_STREAM_B_BYTES(T) ((sizeof(T) == 4 ? 16.0 : 12.0) * 1024.0 * 1024.0)
+
 /*
  * For each row of C: a few vectors of accumulators across the columns,
  * one broadcast of A and one (masked) row of B per step.  Needs B's and
@@ -561,14 +573,18 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
         const int dots_ok = pr->a.col_stride == (ptrdiff_t)sizeof(T)          \
                             && pr->b.row_stride == (ptrdiff_t)sizeof(T)       \
                             && (!vector_ok || pr->n == 1);                    \
-        /* Two shapes run faster on the AVX2 loops, which sum each        \
+        /* Three shapes run faster on the AVX2 loops, which sum each      \
          * element in the same order with fused multiply-adds (the same    \
          * bits): rows of at most half a vector, where whole 4- or 8-lane \
-         * vectors beat masked ones, and up to 4 rows of many columns,     \
-         * where accumulators on the stack stream B faster. */            \
+         * vectors beat masked ones; up to 4 rows of many columns, where   \
+         * accumulators on the stack stream B faster; and up to 16 rows   \
+         * of a B from memory (see GM_AVX2_STREAM_B_BYTES). */             \
         if (vector_ok && !dots_ok && pr->n > 1                                \
                 && ((pr->m > 1 && 2 * pr->n <= LANES)                         \
-                    || (pr->m <= 4 && pr->n > 4 * LANES))) {                  \
+                    || (pr->m <= 4 && pr->n > 4 * LANES)                      \
+                    || (pr->m <= GM_AVX2_STREAM_ROWS && pr->n > 4 * LANES     \
+                        && (double)pr->k * (double)pr->n * sizeof(T)          \
+                           > GM_AVX2_STREAM_B_BYTES(T)))) {                   \
             gm_avx2_kernels[FAMILY]->direct(pr, first, last);                 \
             return;                                                           \
         }                                                                     \

@@ -290,6 +290,34 @@ def test_deep_products_of_few_rows_in_depth_blocks(dtype, m, k, n, restore_threa
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+@pytest.mark.parametrize("m", [5, 8, 16, 17])
+def test_few_rows_of_a_b_from_memory_have_the_same_bits_on_every_set(dtype, m,
+                                                                     restore_threads):
+    """Up to 16 rows of a B larger than the caches (18 MB in float32)
+    run on the AVX-512 set through the AVX2 loops, which stream it faster;
+    a thread's share of fewer columns, or more rows, stays on the AVX-512
+    loops.  Both sum each element in the order p with fused multiply-adds:
+    each SIMD set, thread count and row count gives the same bits (the
+    portable set keeps its own loops, the same on any thread count)."""
+    a = make_values(dtype, (m, 3000), (19, 1.0, 0.0))
+    b = make_values(dtype, (3000, 1500), (20, 1.0, 0.0))
+    assert_matches_numpy(a, b)
+    simd = None
+    with every_isa() as isas:
+        for isa in isas:
+            gufunc_matmul.set_num_threads(1)
+            whole = ours(a, b)
+            if isa != "generic":
+                simd = whole if simd is None else simd
+                assert_bitwise_equal(whole, simd)
+            assert_bitwise_equal(ours(a[:4], b), whole[:4])
+            assert_bitwise_equal(ours(a[-1:], b), whole[-1:])
+            for count in (2, 3):
+                gufunc_matmul.set_num_threads(count)
+                assert_bitwise_equal(ours(a, b), whole)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
 @pytest.mark.parametrize("gram", [False, True], ids=["product", "gram"])
 def test_direct_split_by_columns_when_b_is_large(dtype, gram, restore_threads):
     """Threads split few rows times a B beyond the caches (over 8 MiB) by
