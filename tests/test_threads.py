@@ -318,6 +318,33 @@ def test_few_rows_of_a_b_from_memory_have_the_same_bits_on_every_set(dtype, m,
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+@pytest.mark.parametrize("m, k, n, pad", [(7, 300, 128, 0), (13, 600, 1000, 24),
+                                          (20, 257, 64, 0), (9, 100, 300, 84),
+                                          (16, 1000, 2048, 0), (31, 64, 120, 8)])
+@pytest.mark.parametrize("a_order", ["C", "F"])
+def test_groups_of_rows_reading_a_copy_of_b_have_the_bits_of_one_row(
+        dtype, m, k, n, pad, a_order, restore_threads):
+    """On the AVX2 loops, the first group of rows of a strip copies what it
+    reads of B for the other groups when B's rows are a multiple of 512
+    bytes apart (here by padding them too).  Each element is still one
+    chain of multiply-adds in the order p: it has the bits of its row
+    computed alone, on each instruction set and thread count."""
+    a = np.asarray(make_values(dtype, (m, k), (21, 1.0, 0.0)), order=a_order)
+    b = np.zeros((k, n + pad), dtype)[:, :n]
+    b[...] = make_values(dtype, (k, n), (22, 1.0, 0.0))
+    assert_matches_numpy(a, b)
+    with every_isa() as isas:
+        for isa in isas:
+            gufunc_matmul.set_num_threads(1)
+            whole = ours(a, b)
+            rows = np.concatenate([ours(a[i:i + 1], b) for i in range(m)])
+            assert_bitwise_equal(rows, whole)
+            for count in (2, 3):
+                gufunc_matmul.set_num_threads(count)
+                assert_bitwise_equal(ours(a, b), whole)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
 @pytest.mark.parametrize("gram", [False, True], ids=["product", "gram"])
 def test_direct_split_by_columns_when_b_is_large(dtype, gram, restore_threads):
     """Threads split few rows times a B beyond the caches (over 8 MiB) by
