@@ -226,6 +226,25 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
  * packed path; blocked, 2.5 times faster than it. */
 #define GM_DIRECT_DEPTH 1024
 
+/* When B's rows are a multiple of 4 KiB apart, a strip's lines fall into
+ * a few sets of L2 (huge pages keep those address bits): a B of 8 MiB or
+ * more (this thread's part of it) then goes in blocks of this many steps
+ * (Zen 4, two threads: float64 (32 x 1024) @ (1024 x 4096) 7.7 ->
+ * 4.0 ms, (20 x 4096) @ (4096 x 2048) 7.8 -> 5.5; float32 (32 x 1024) @
+ * (1024 x 4096) 2.9 -> 1.6).  A B that stays in L3 loses a little so
+ * (float64 (40 x 2048) @ (2048 x 1024), 8 MiB a thread: 1.87 -> 1.96 ms;
+ * float32 (64 x 1024) @ (1024 x 1024), 2 MiB: 588 -> 614 us, hence the
+ * bound). */
+#define GM_DIRECT_ALIASED_DEPTH 256
+#define GM_DIRECT_ALIASED_MIN_B_BYTES (8.0 * 1024.0 * 1024.0)
+
+static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
+{
+    const double b_bytes = (double)pr->k * (double)pr->n * (double)item;
+    return pr->b.row_stride % 4096 == 0 && b_bytes >= GM_DIRECT_ALIASED_MIN_B_BYTES
+           ? GM_DIRECT_ALIASED_DEPTH : GM_DIRECT_DEPTH;
+}
+
 /* Products of few rows whose B (this part of it, on more threads) is
  * larger than this run at the speed B comes from memory: faster through
  * the AVX2 loops' strips of one line a row, fetched two lines ahead, than
@@ -364,11 +383,12 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
                             const char *b, char *c)                           \
     {                                                                         \
         const ptrdiff_t k = pr->k;                                            \
-        if (k <= GM_DIRECT_DEPTH) {                                           \
+        const ptrdiff_t most = direct_depth(pr, sizeof(T));                   \
+        if (k <= most) {                                                      \
             NAME##_rows_strips(pr, a, b, c, 0);                               \
             return;                                                           \
         }                                                                     \
-        const ptrdiff_t blocks = (k + GM_DIRECT_DEPTH - 1) / GM_DIRECT_DEPTH; \
+        const ptrdiff_t blocks = (k + most - 1) / most;                       \
         const ptrdiff_t depth = (k + blocks - 1) / blocks;                    \
         for (ptrdiff_t p0 = 0; p0 < k; p0 += depth) {                         \
             gm_problem part = *pr;                                            \

@@ -291,16 +291,19 @@ def test_deep_products_of_few_rows_in_depth_blocks(dtype, m, k, n, restore_threa
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
 @pytest.mark.parametrize("m", [5, 8, 16, 17])
-def test_few_rows_of_a_b_from_memory_have_the_same_bits_on_every_set(dtype, m,
+@pytest.mark.parametrize("k, n", [(3000, 1500), (2048, 1024)], ids=["wide", "4-KiB-rows"])
+def test_few_rows_of_a_b_from_memory_have_the_same_bits_on_every_set(dtype, m, k, n,
                                                                      restore_threads):
     """Up to 16 rows of a B larger than the caches (18 MB in float32)
     run on the AVX-512 set through the AVX2 loops, which stream it faster;
     a thread's share of fewer columns, or more rows, stays on the AVX-512
-    loops.  Both sum each element in the order p with fused multiply-adds:
-    each SIMD set, thread count and row count gives the same bits (the
-    portable set keeps its own loops, the same on any thread count)."""
-    a = make_values(dtype, (m, 3000), (19, 1.0, 0.0))
-    b = make_values(dtype, (3000, 1500), (20, 1.0, 0.0))
+    loops, in shallower blocks of depth when B's rows are a multiple of
+    4 KiB apart and a thread's share is 8 MiB or more.  All sum each
+    element in the order p with fused multiply-adds: each SIMD set, thread
+    count and row count gives the same bits (the portable set keeps its
+    own loops, the same on any thread count)."""
+    a = make_values(dtype, (m, k), (19, 1.0, 0.0))
+    b = make_values(dtype, (k, n), (20, 1.0, 0.0))
     assert_matches_numpy(a, b)
     simd = None
     with every_isa() as isas:
