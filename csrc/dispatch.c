@@ -11,7 +11,7 @@
  * first entry that is not NULL serves a family. */
 typedef struct isa_entry {
     const char *name;
-    const gm_kernel_table *tables[2];
+    const gm_kernel_table *tables[3];
     int (*supported)(void);
 } isa_entry;
 
@@ -26,6 +26,7 @@ static int always(void)
 /* CPUID says what the CPU has; XCR0 says which registers the OS saves. */
 typedef struct x86_features {
     int avx2, avx512;
+    int avx512_halves;   /* runs 512-bit vectors as two 256-bit halves */
 } x86_features;
 
 static unsigned long long read_xcr0(void)
@@ -35,9 +36,24 @@ static unsigned long long read_xcr0(void)
     return ((unsigned long long)edx << 32) | eax;
 }
 
+/* The family of an AMD processor (base plus extended), else 0. */
+static unsigned int amd_family(void)
+{
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)
+            || ebx != 0x68747541 || edx != 0x69746e65 || ecx != 0x444d4163) {
+        return 0;   /* not "AuthenticAMD" */
+    }
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
+        return 0;
+    }
+    const unsigned int base = (eax >> 8) & 0xf;
+    return base == 0xf ? base + ((eax >> 20) & 0xff) : base;
+}
+
 static x86_features detect_x86(void)
 {
-    x86_features f = {0, 0};
+    x86_features f = {0, 0, 0};
     unsigned int eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
         return f;
@@ -54,6 +70,7 @@ static x86_features detect_x86(void)
     f.avx512 = f.avx2 && zmm_saved && ((ebx >> 16) & 1)    /* F */
                && ((ebx >> 17) & 1) && ((ebx >> 30) & 1)   /* DQ, BW */
                && ((ebx >> 31) & 1);                       /* VL */
+    f.avx512_halves = f.avx512 && amd_family() == 0x19;    /* Zen 4 */
     return f;
 }
 
@@ -66,18 +83,30 @@ static int cpu_has_avx512(void)
 {
     return detect_x86().avx512;
 }
+
+static int cpu_has_avx512_halves(void)
+{
+    return detect_x86().avx512_halves;
+}
 #endif
 
-/* Best first. */
+/* Best first; of two entries with one name, the first the CPU supports
+ * serves that name.  Where AVX-512 runs in halves, "avx512" chooses its
+ * paths for that, and "avx512-wide" as for full-width units (the same
+ * kernels: the tests run both). */
 static const isa_entry isas[] = {
 #if GM_HAVE_X86_KERNELS
-    {"avx512", {&gm_avx512_kernels, &gm_avx512_int_kernels}, cpu_has_avx512},
-    {"avx2", {&gm_avx2_kernels, NULL}, cpu_has_avx2},
+    {"avx512", {&gm_avx512_halves_kernels, &gm_avx512_kernels, &gm_avx512_int_kernels},
+     cpu_has_avx512_halves},
+    {"avx512", {&gm_avx512_kernels, &gm_avx512_int_kernels, NULL}, cpu_has_avx512},
+    {"avx512-wide", {&gm_avx512_kernels, &gm_avx512_int_kernels, NULL},
+     cpu_has_avx512_halves},
+    {"avx2", {&gm_avx2_kernels, NULL, NULL}, cpu_has_avx2},
 #endif
 #if GM_HAVE_NEON_KERNELS
-    {"neon", {&gm_neon_kernels, NULL}, always},
+    {"neon", {&gm_neon_kernels, NULL, NULL}, always},
 #endif
-    {"generic", {&gm_generic_kernels, NULL}, always},
+    {"generic", {&gm_generic_kernels, NULL, NULL}, always},
 };
 #define NUM_ISAS (sizeof isas / sizeof isas[0])
 
@@ -119,7 +148,7 @@ size_t gm_item_size(gm_type type)
 
 const gm_kernel *gm_kernel_for(gm_family family)
 {
-    for (int t = 0; t < 2 && active->tables[t] != NULL; ++t) {
+    for (int t = 0; t < 3 && active->tables[t] != NULL; ++t) {
         const gm_kernel *kern = (*active->tables[t])[family];
         if (kern != NULL) {
             return kern;
@@ -141,11 +170,22 @@ const char *gm_isa_name(void)
     return active->name;
 }
 
+/* Whether a supported entry before entry i has its name. */
+static int listed_before(size_t i)
+{
+    for (size_t j = 0; j < i; ++j) {
+        if (strcmp(isas[j].name, isas[i].name) == 0 && isas[j].supported()) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const char *gm_available_isas(void)
 {
     if (available[0] == '\0') {
         for (size_t i = 0; i < NUM_ISAS; ++i) {
-            if (isas[i].supported()) {
+            if (isas[i].supported() && !listed_before(i)) {
                 if (available[0] != '\0') {
                     strcat(available, ",");
                 }
@@ -166,9 +206,6 @@ int gm_select_isa(const char *name)
             active = &isas[i];
             return 0;
         }
-        if (!automatic && strcmp(name, isas[i].name) == 0) {
-            return -1;   /* known, but this CPU cannot run it */
-        }
     }
-    return -1;
+    return -1;   /* unknown, or this CPU cannot run it */
 }

@@ -1068,14 +1068,18 @@ static int is_complex(gm_type type)
  * mostly padding on the packed path and which leave threads short of work
  * there (float32 (128 x 1000) @ (1000 x 65) ran 1.9 times faster), unless
  * B is too large to stay in L3 while every thread reads it (1.3 times
- * slower at (128 x 100000) @ (100000 x 128)). */
+ * slower at (128 x 100000) @ (100000 x 128)); and, where the kernel set
+ * says so, more rows of a smaller B (see direct_mid_rows). */
 static int direct_rows_fit(const gm_kernel *kern, const gm_problem *p,
                            double b_bytes)
 {
     const ptrdiff_t rows = kern->direct_rows_max_rows;
     return p->m <= rows
            || (p->m <= 2 * rows && p->n <= 4 * kern->nr
-               && b_bytes <= GM_DIRECT_SHARED_B_BYTES);
+               && b_bytes <= GM_DIRECT_SHARED_B_BYTES)
+           || (p->m <= kern->direct_mid_rows && b_bytes <= kern->direct_mid_bytes
+               && (double)p->m * (double)p->n * (double)gm_item_size(p->type)
+                  <= kern->direct_mid_bytes);
 }
 
 /* The path of a product: the kernel set (narrowed, or its conjugating

@@ -110,6 +110,11 @@ typedef struct gm_kernel {
      * depth from L2, and packing a deep or wide B for few rows costs more
      * than the rows' reads. */
     int direct_rows_max_rows;
+    /* Optional: up to this many rows also take it when B and C have at
+     * most direct_mid_bytes bytes each, where the packed path's packing and
+     * edge tiles cost more than the direct loops' reads of B from L2. */
+    int direct_mid_rows;
+    double direct_mid_bytes;
     int direct_max_rows;
     int direct_shallow_rows, direct_shallow_depth;
     double direct_shallow_bytes;
@@ -207,6 +212,10 @@ extern const gm_kernel_table gm_generic_kernels;
 #if GM_HAVE_X86_KERNELS
 extern const gm_kernel_table gm_avx2_kernels;
 extern const gm_kernel_table gm_avx512_kernels;      /* floats */
+/* float32 and float64 on processors that run AVX-512 as two 256-bit
+ * halves (AMD Zen 4), where the direct loops keep up with the packed path
+ * on more rows; the other families as in the tables above. */
+extern const gm_kernel_table gm_avx512_halves_kernels;
 extern const gm_kernel_table gm_avx512_int_kernels;  /* bool, ints, complex */
 #endif
 #if GM_HAVE_NEON_KERNELS

@@ -724,50 +724,87 @@ static void direct_f16_avx2(const gm_problem *pr, ptrdiff_t first,
  * Row blocks of 8 tiles keep the packed A block at 384 KiB, and 2048
  * columns the packed B block at 8 MiB. */
 
+/* The fields of the float64 and float32 sets but their choice of path. */
+#define AVX512_F64_KERNELS                                                    \
+    .mr = MR, .nr = 16,                                                       \
+    .mc = 8 * MR, .kc = 512, .nc = 2048,                                      \
+    .packed_size = sizeof(double), .acc_size = sizeof(double),                \
+    .c_mode = GM_C_SAME,                                                      \
+    .pack_a = pack_f64, .pack_b = pack_f64,                                   \
+    .micro = micro_f64,                                                       \
+    .micro_rows = micro_f64_rows,                                             \
+    .micro_half = micro_f64_half,                                             \
+    .micro_rows_half = micro_f64_rows_half,                                   \
+    .store = store_f64, .load = store_f64_in,                                 \
+    .direct = direct_f64,                                                     \
+    .direct_max_flops = 24.0 * 24.0 * 24.0,                                   \
+    .direct_rows_max_flops = 160.0 * 160.0 * 160.0,                           \
+    .direct_max_rows = 4,                                                     \
+    .direct_shallow_rows = 32, .direct_shallow_depth = 2048,                  \
+    .direct_max_cols = 12,                                                    \
+    .short_dot_depth = GM_SHORT_DOT_MAX,                                      \
+    .narrow = &gm_avx2_kernels[GM_FAM_F64]
+
+#define AVX512_F32_KERNELS                                                    \
+    .mr = MR, .nr = 32,                                                       \
+    .mc = 8 * MR, .kc = 1024, .nc = 2048,                                     \
+    .packed_size = sizeof(float), .acc_size = sizeof(float),                  \
+    .c_mode = GM_C_SAME,                                                      \
+    .pack_a = pack_f32, .pack_b = pack_f32,                                   \
+    .micro = micro_f32,                                                       \
+    .micro_rows = micro_f32_rows,                                             \
+    .micro_half = micro_f32_half,                                             \
+    .micro_rows_half = micro_f32_rows_half,                                   \
+    .store = store_f32, .load = store_f32_in,                                 \
+    .direct = direct_f32,                                                     \
+    .direct_max_flops = 32.0 * 32.0 * 32.0,                                   \
+    .direct_rows_max_flops = 160.0 * 160.0 * 160.0,                           \
+    .direct_max_rows = 4,                                                     \
+    .direct_shallow_rows = 32, .direct_shallow_depth = 2048,                  \
+    .direct_max_cols = 16,                                                    \
+    .short_dot_depth = GM_SHORT_DOT_MAX,                                      \
+    .narrow = &gm_avx2_kernels[GM_FAM_F32]
+
 static const gm_kernel avx512_f64 = {
     .name = "avx512 f64 12x16",
-    .mr = MR, .nr = 16,
-    .mc = 8 * MR, .kc = 512, .nc = 2048,
-    .packed_size = sizeof(double), .acc_size = sizeof(double),
-    .c_mode = GM_C_SAME,
-    .pack_a = pack_f64, .pack_b = pack_f64,
-    .micro = micro_f64,
-    .micro_rows = micro_f64_rows,
-    .micro_half = micro_f64_half,
-    .micro_rows_half = micro_f64_rows_half,
-    .store = store_f64, .load = store_f64_in,
-    .direct = direct_f64,
-    .direct_max_flops = 24.0 * 24.0 * 24.0,
-    .direct_rows_max_flops = 160.0 * 160.0 * 160.0,
+    AVX512_F64_KERNELS,
     .direct_rows_max_rows = 40,
-    .direct_max_rows = 4,
-    .direct_shallow_rows = 32, .direct_shallow_depth = 2048,
-    .direct_max_cols = 12,
-    .short_dot_depth = GM_SHORT_DOT_MAX,
-    .narrow = &gm_avx2_kernels[GM_FAM_F64],
 };
 
 static const gm_kernel avx512_f32 = {
     .name = "avx512 f32 12x32",
-    .mr = MR, .nr = 32,
-    .mc = 8 * MR, .kc = 1024, .nc = 2048,
-    .packed_size = sizeof(float), .acc_size = sizeof(float),
-    .c_mode = GM_C_SAME,
-    .pack_a = pack_f32, .pack_b = pack_f32,
-    .micro = micro_f32,
-    .micro_rows = micro_f32_rows,
-    .micro_half = micro_f32_half,
-    .micro_rows_half = micro_f32_rows_half,
-    .store = store_f32, .load = store_f32_in,
-    .direct = direct_f32,
-    .direct_max_flops = 32.0 * 32.0 * 32.0,
-    .direct_rows_max_flops = 160.0 * 160.0 * 160.0,
+    AVX512_F32_KERNELS,
     .direct_rows_max_rows = 64,
-    .direct_max_rows = 4,
-    .direct_shallow_rows = 32, .direct_shallow_depth = 2048,
-    .direct_max_cols = 16,
-    .short_dot_depth = GM_SHORT_DOT_MAX,
-    .narrow = &gm_avx2_kernels[GM_FAM_F32],
+};
+
+/* With AVX-512 in two halves (Zen 4), the direct loops pass the packed
+ * path on products of a few hundred rows: up to 128 float64 rows at any
+ * size, and up to 512 where B and C have at most 8 MiB each (NumPy time /
+ * ours, two threads, packed -> direct: float64 256^3 1.02 -> 1.16, (64 x
+ * 2000) @ (2000 x 2000) 0.80 -> 1.11, (128 x 4096) @ (4096 x 4096) 0.66
+ * -> 0.87, (256 x 2000) @ (2000 x 300) 0.95 -> 1.13; float32 256^3 1.02
+ * -> 1.21, 512^3 1.03 -> 1.12, (100 x 3000) @ (3000 x 3000) 0.93 ->
+ * 1.09; one thread 3-11% faster the same way).  Larger products still
+ * pack (float64 1024^3 1.03, direct 0.92; float32 (128 x 2048) @ (2048 x
+ * 2048) 1.06 and 0.93), and so do those of a larger C (float64 (256 x 64)
+ * @ (64 x 8192) 1.04 and 0.92). */
+#define GM_HALVES_MID_ROWS 512
+#define GM_HALVES_MID_BYTES (8.0 * 1024.0 * 1024.0)
+
+static const gm_kernel avx512_halves_f64 = {
+    .name = "avx512 f64 12x16 (halves)",
+    AVX512_F64_KERNELS,
+    .direct_rows_max_rows = 128,
+    .direct_mid_rows = GM_HALVES_MID_ROWS,
+    .direct_mid_bytes = GM_HALVES_MID_BYTES,
+};
+
+static const gm_kernel avx512_halves_f32 = {
+    .name = "avx512 f32 12x32 (halves)",
+    AVX512_F32_KERNELS,
+    .direct_rows_max_rows = 64,
+    .direct_mid_rows = GM_HALVES_MID_ROWS,
+    .direct_mid_bytes = GM_HALVES_MID_BYTES,
 };
 
 static const gm_kernel avx512_f16 = {
@@ -782,6 +819,11 @@ static const gm_kernel avx512_f16 = {
     .store = store_f16, .load = load_f16,
     .direct = direct_f16_avx2,
     .direct_max_flops = 8.0 * 8.0 * 8.0,
+};
+
+const gm_kernel_table gm_avx512_halves_kernels = {
+    [GM_FAM_F64] = &avx512_halves_f64,
+    [GM_FAM_F32] = &avx512_halves_f32,
 };
 
 const gm_kernel_table gm_avx512_kernels = {

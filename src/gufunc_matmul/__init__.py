@@ -39,7 +39,7 @@ def get_num_threads() -> int:
     return _core._get_num_threads()
 
 
-# Instruction set of the kernels: GUFUNC_MATMUL_ISA=generic|avx2|avx512|neon
+# Instruction set of the kernels: GUFUNC_MATMUL_ISA=generic|avx2|avx512|avx512-wide|neon
 # forces one (an unknown or unsupported name is an error at import).
 _isa_request = _os.environ.get("GUFUNC_MATMUL_ISA", "auto").strip().lower()
 _core._select_isa(_isa_request or "auto")

@@ -378,7 +378,7 @@ int main(int argc, char **argv)
                                     1023, 1024, 1025, 2047, 2049};
     const size_t num_dims = sizeof dims / sizeof dims[0];
     const size_t num_big = sizeof big / sizeof big[0];
-    const char *isa_names[] = {"generic", "avx2", "avx512", "neon"};
+    const char *isa_names[] = {"generic", "avx2", "avx512", "avx512-wide", "neon"};
 
     if (gm_matmul(NULL) != GM_EINVAL || gm_matmul_conj(NULL) != GM_EINVAL) {
         fprintf(stderr, "FAIL: NULL problem accepted\n");
