@@ -1079,7 +1079,8 @@ static int direct_rows_fit(const gm_kernel *kern, const gm_problem *p,
                && b_bytes <= GM_DIRECT_SHARED_B_BYTES)
            || (p->m <= kern->direct_mid_rows && b_bytes <= kern->direct_mid_bytes
                && (double)p->m * (double)p->n * (double)gm_item_size(p->type)
-                  <= kern->direct_mid_bytes);
+                  <= kern->direct_mid_bytes
+               && (p->b.row_stride % 4096 != 0 || 4.0 * b_bytes <= kern->direct_mid_bytes));
 }
 
 /* The path of a product: the kernel set (narrowed, or its conjugating

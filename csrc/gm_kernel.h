@@ -111,8 +111,9 @@ typedef struct gm_kernel {
      * than the rows' reads. */
     int direct_rows_max_rows;
     /* Optional: up to this many rows also take it when B and C have at
-     * most direct_mid_bytes bytes each, where the packed path's packing and
-     * edge tiles cost more than the direct loops' reads of B from L2. */
+     * most direct_mid_bytes bytes each (B a quarter of that if its rows are
+     * a multiple of 4 KiB apart), where the packed path's packing and edge
+     * tiles cost more than the direct loops' reads of B from L2. */
     int direct_mid_rows;
     double direct_mid_bytes;
     int direct_max_rows;
