@@ -624,6 +624,9 @@ GM_INLINE void direct_f64_block(const char *a, ptrdiff_t ars, ptrdiff_t acs,
         }                                                                    \
         break;
 
+/* Rows in a group with two whole vectors a row (see GM_DEFINE_DIRECT_ROWS). */
+#define GM_PAIR_ROWS 6
+
 /* The rows of the next group when `left` rows are left, at most `most`
  * (see GM_DEFINE_DIRECT_ROWS). */
 GM_INLINE ptrdiff_t group_rows(ptrdiff_t left, int most)
@@ -652,7 +655,8 @@ GM_INLINE ptrdiff_t group_rows(ptrdiff_t left, int most)
                         const int nv, const int whole, const int more,       \
                         const int fetch)                                     \
     {                                                                        \
-        const int most = nv == 1 ? 8 : nv == 2 ? (whole ? 6 : MASKED_PAIR_ROWS) : 2; \
+        const int most = nv == 1 ? 8                                        \
+                         : nv == 2 ? (whole ? GM_PAIR_ROWS : MASKED_PAIR_ROWS) : 2; \
         for (ptrdiff_t i = 0; i < m;) {                                      \
             const ptrdiff_t rows = group_rows(m - i, most);                  \
             switch (rows) {                                                  \
@@ -690,7 +694,7 @@ GM_DEFINE_DIRECT_ROWS(direct_f64_rows, direct_f64_block, 5)
         const __m256i *mask, const int more, const int fetch)                \
     {                                                                        \
         _Alignas(64) char stage[GM_STAGE_DEPTH * 64];                        \
-        const ptrdiff_t first = group_rows(m, 6);                            \
+        const ptrdiff_t first = group_rows(m, GM_PAIR_ROWS);                 \
         switch (first) {                                                     \
         GM_STAGED_ROWS_CASE(BLOCK, 1)                                       \
         GM_STAGED_ROWS_CASE(BLOCK, 2)                                       \
@@ -836,7 +840,7 @@ GM_DEFINE_SHALLOW_ROWS(shallow_f32, float, __m256, 8, GM_LOADU_PS, GM_STOREU_PS,
  * One group of rows has no one to copy for. */
 GM_INLINE int stages_b(const gm_problem *pr)
 {
-    return pr->m > 6 && pr->k >= 64 && pr->b.row_stride % 512 == 0;
+    return pr->m > GM_PAIR_ROWS && pr->k >= 64 && pr->b.row_stride % 512 == 0;
 }
 
 typedef void (*direct_strips_fn)(const gm_problem *pr, ptrdiff_t first,
