@@ -245,8 +245,9 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
            ? GM_DIRECT_ALIASED_DEPTH : GM_DIRECT_DEPTH;
 }
 
-/* Products of few rows whose B (this part of it, on more threads) is
- * larger than this run at the speed B comes from memory: faster through
+/* On AVX-512 in two halves (Zen 4), products of few rows whose B (this
+ * part of it, on more threads) is larger than this run at the speed B
+ * comes from memory: faster through
  * the AVX2 loops' strips of one line a row, fetched two lines ahead, than
  * through these of four lines (Zen 4, two threads: float64 (5 x 10000) @
  * (10000 x 3000) 18.7 -> 10.3 ms, (7 x 4000) @ (4000 x 1000) 2.22 ->
@@ -256,6 +257,18 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
  * 0.49 -> 0.76). */
 #define GM_AVX2_STREAM_ROWS 16
 #define GM_AVX2_STREAM_B_BYTES(T) ((sizeof(T) == 4 ? 16.0 : 12.0) * 1024.0 * 1024.0)
+
+/* On full-width units (Intel), the first group of rows fetches the next
+ * strip of B ahead, one line of each of its four a row of B, when B (this
+ * part of it) is larger than this: from memory, a strip of four lines a
+ * row comes no faster than the processor can guess where the next row
+ * is, and with the strip fetched ahead B streams as whole rows.  Two
+ * threads, ms, NumPy in brackets: float64 (12 x 2000) @ (2000 x 2000)
+ * 6.38 -> 1.47 (2.39); (8 x 6000) @ (6000 x 2000) 13.1 -> 5.9 (8.0);
+ * (16 x 6000) @ (6000 x 2000) 16.4 -> 8.6 (7.7); float32 (8 x 6000) @
+ * (6000 x 4000) 12.3 -> 5.5 (12.3).  Parts in L3 ran the same
+ * (float64 (16 x 1000) @ (1000 x 1000) 0.68 and 0.66). */
+#define GM_DIRECT_FETCH_AHEAD_BYTES (4.0 * 1024.0 * 1024.0)
 
 /*
  * For each row of C: a few vectors of accumulators across the columns,
@@ -272,7 +285,7 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
     static inline __attribute__((always_inline)) void NAME##_rows_block(      \
         const gm_problem *pr, const char *a, const char *b, char *c,          \
         ptrdiff_t i0, ptrdiff_t j0, const MASK_T *mask, const int rows,       \
-        const int nv, const int whole, const int more)                        \
+        const int nv, const int whole, const int more, const int fetch)       \
     {                                                                         \
         enum { VB = LANES * sizeof(T) };                                      \
         VEC t[8][4];                                                          \
@@ -288,6 +301,11 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
             const char *b_row = b + p * pr->b.row_stride                      \
                                 + j0 * (ptrdiff_t)sizeof(T);                  \
             VEC bv[4];                                                        \
+            if (fetch) {                                                      \
+                for (int v = 0; v < 4; ++v) {                                 \
+                    __builtin_prefetch(b_row + (4 + v) * VB);                 \
+                }                                                             \
+            }                                                                 \
             for (int v = 0; v < nv; ++v) {                                    \
                 bv[v] = whole ? LOADU(b_row + v * VB)                         \
                               : MASKZ_LOADU(mask[v], b_row + v * VB);         \
@@ -322,41 +340,44 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
     static inline __attribute__((always_inline)) void NAME##_rows_groups(     \
         const gm_problem *pr, const char *a, const char *b, char *c,          \
         ptrdiff_t j0, const MASK_T *mask, const int nv, const int whole,      \
-        const int more)                                                       \
+        const int more, const int fetch)                                      \
     {                                                                         \
         ptrdiff_t i0 = 0;                                                     \
         if (nv <= 2) {                                                        \
             for (; i0 + 8 <= pr->m; i0 += 8) {                                \
-                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 8, nv, whole, more); \
+                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 8, nv, whole, more, i0 == 0 && fetch); \
             }                                                                 \
         }                                                                     \
         for (; i0 + 4 <= pr->m; i0 += 4) {                                    \
-            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, whole, more); \
+            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, whole, more, i0 == 0 && fetch); \
         }                                                                     \
         switch (pr->m - i0) {                                                 \
-        case 1: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, whole, more); break; \
-        case 2: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 2, nv, whole, more); break; \
-        case 3: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 3, nv, whole, more); break; \
+        case 1: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, whole, more, i0 == 0 && fetch); break; \
+        case 2: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 2, nv, whole, more, i0 == 0 && fetch); break; \
+        case 3: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 3, nv, whole, more, i0 == 0 && fetch); break; \
         default: break;                                                       \
         }                                                                     \
     }                                                                         \
     static inline __attribute__((always_inline)) void NAME##_rows_nv(         \
         const gm_problem *pr, const char *a, const char *b, char *c,          \
-        ptrdiff_t j0, const MASK_T *mask, const int nv, const int more)       \
+        ptrdiff_t j0, const MASK_T *mask, const int nv, const int more,       \
+        const int fetch)                                                      \
     {                                                                         \
         /* Whole vectors go without masks: masked loads and stores of     \
          * memory outside the cache ran at half speed. */                 \
         if (pr->n - j0 >= nv * LANES) {                                       \
-            NAME##_rows_groups(pr, a, b, c, j0, mask, nv, 1, more);           \
+            NAME##_rows_groups(pr, a, b, c, j0, mask, nv, 1, more, fetch);    \
         }                                                                     \
         else {                                                                \
-            NAME##_rows_groups(pr, a, b, c, j0, mask, nv, 0, more);           \
+            NAME##_rows_groups(pr, a, b, c, j0, mask, nv, 0, more, 0);        \
         }                                                                     \
     }                                                                         \
     /* Every strip of 4 vectors of columns over one block of depth (C    \
-     * holding the sums of the blocks before when `more`). */             \
+     * holding the sums of the blocks before when `more`); with `fetch`,  \
+     * the first group of rows fetches the next strip ahead. */           \
     static void NAME##_rows_strips(const gm_problem *pr, const char *a,       \
-                                   const char *b, char *c, const int more)    \
+                                   const char *b, char *c, const int more,    \
+                                   const int fetch)                           \
     {                                                                         \
         for (ptrdiff_t j0 = 0; j0 < pr->n; j0 += 4 * LANES) {                 \
             MASK_T mask[4];                                                   \
@@ -367,12 +388,13 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
                         : (MASK_T)(((MASK_T)1 << left) - 1);                  \
             }                                                                 \
             const ptrdiff_t cols = pr->n - j0;                                \
+            const int ahead = fetch && j0 + 4 * LANES < pr->n;                \
             switch (cols > 3 * LANES ? 4 : cols > 2 * LANES ? 3               \
                     : cols > LANES ? 2 : 1) {                                 \
-            case 1: NAME##_rows_nv(pr, a, b, c, j0, mask, 1, more); break;    \
-            case 2: NAME##_rows_nv(pr, a, b, c, j0, mask, 2, more); break;    \
-            case 3: NAME##_rows_nv(pr, a, b, c, j0, mask, 3, more); break;    \
-            default: NAME##_rows_nv(pr, a, b, c, j0, mask, 4, more); break;   \
+            case 1: NAME##_rows_nv(pr, a, b, c, j0, mask, 1, more, ahead); break;    \
+            case 2: NAME##_rows_nv(pr, a, b, c, j0, mask, 2, more, ahead); break;    \
+            case 3: NAME##_rows_nv(pr, a, b, c, j0, mask, 3, more, ahead); break;    \
+            default: NAME##_rows_nv(pr, a, b, c, j0, mask, 4, more, ahead); break;   \
             }                                                                 \
         }                                                                     \
     }                                                                         \
@@ -380,12 +402,12 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
      * between blocks, so each element is still summed in the order       \
      * p = 0, 1, ... */                                                   \
     static void NAME##_rows(const gm_problem *pr, const char *a,              \
-                            const char *b, char *c)                           \
+                            const char *b, char *c, const int fetch)          \
     {                                                                         \
         const ptrdiff_t k = pr->k;                                            \
         const ptrdiff_t most = direct_depth(pr, sizeof(T));                   \
         if (k <= most) {                                                      \
-            NAME##_rows_strips(pr, a, b, c, 0);                               \
+            NAME##_rows_strips(pr, a, b, c, 0, fetch);                        \
             return;                                                           \
         }                                                                     \
         const ptrdiff_t blocks = (k + most - 1) / most;                       \
@@ -394,7 +416,7 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
             gm_problem part = *pr;                                            \
             part.k = min_pd(depth, k - p0);                                   \
             NAME##_rows_strips(&part, a + p0 * pr->a.col_stride,              \
-                               b + p0 * pr->b.row_stride, c, p0 > 0);         \
+                               b + p0 * pr->b.row_stride, c, p0 > 0, fetch);  \
         }                                                                     \
     }                                                                         \
     /* Rows [i0, i0 + rows) of a matrix-vector product with contiguous    \
@@ -583,7 +605,10 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
                         c + i * pr->c.row_stride);                            \
         }                                                                     \
     }                                                                         \
-    static void NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)   \
+    /* `halves`: the set for AVX-512 in two halves (Zen 4), which sends   \
+     * more shapes to the AVX2 loops and fetches nothing ahead. */        \
+    static inline __attribute__((always_inline)) void NAME##_body(            \
+        const gm_problem *pr, ptrdiff_t first, ptrdiff_t last, const int halves) \
     {                                                                         \
         const int vector_ok = pr->b.col_stride == (ptrdiff_t)sizeof(T)        \
                               && pr->c.col_stride == (ptrdiff_t)sizeof(T);    \
@@ -593,21 +618,22 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
         const int dots_ok = pr->a.col_stride == (ptrdiff_t)sizeof(T)          \
                             && pr->b.row_stride == (ptrdiff_t)sizeof(T)       \
                             && (!vector_ok || pr->n == 1);                    \
-        /* Three shapes run faster on the AVX2 loops, which sum each      \
+        const double b_bytes = (double)pr->k * (double)pr->n * sizeof(T);     \
+        /* Shapes that run faster on the AVX2 loops, which sum each       \
          * element in the same order with fused multiply-adds (the same    \
          * bits): rows of at most half a vector, where whole 4- or 8-lane \
-         * vectors beat masked ones; up to 4 rows of many columns, where   \
-         * accumulators on the stack stream B faster; and up to 16 rows   \
-         * of a B from memory (see GM_AVX2_STREAM_B_BYTES). */             \
+         * vectors beat masked ones; one row of many columns, where        \
+         * accumulators on the stack stream B faster; and in two halves,   \
+         * up to 16 rows of a B from memory (see GM_AVX2_STREAM_B_BYTES). */ \
         if (vector_ok && !dots_ok && pr->n > 1                                \
                 && ((pr->m > 1 && 2 * pr->n <= LANES)                         \
-                    || (pr->m <= 4 && pr->n > 4 * LANES)                      \
-                    || (pr->m <= GM_AVX2_STREAM_ROWS && pr->n > 4 * LANES     \
-                        && (double)pr->k * (double)pr->n * sizeof(T)          \
-                           > GM_AVX2_STREAM_B_BYTES(T)))) {                   \
+                    || (pr->m == 1 && pr->n > 4 * LANES)                      \
+                    || (halves && pr->m <= GM_AVX2_STREAM_ROWS                \
+                        && pr->n > 4 * LANES && b_bytes > GM_AVX2_STREAM_B_BYTES(T)))) { \
             gm_avx2_kernels[FAMILY]->direct(pr, first, last);                 \
             return;                                                           \
         }                                                                     \
+        const int fetch = !halves && b_bytes > GM_DIRECT_FETCH_AHEAD_BYTES;   \
         for (ptrdiff_t s = first; s < last; ++s) {                            \
             const char *a = pr->a.data + s * pr->a.batch_stride;              \
             const char *b = pr->b.data + s * pr->b.batch_stride;              \
@@ -617,7 +643,7 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
                 continue;                                                     \
             }                                                                 \
             if (vector_ok) {                                                  \
-                NAME##_rows(pr, a, b, c);                                     \
+                NAME##_rows(pr, a, b, c, fetch);                              \
                 continue;                                                     \
             }                                                                 \
             for (ptrdiff_t i = 0; i < pr->m; ++i) {                           \
@@ -634,6 +660,15 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
                 }                                                             \
             }                                                                 \
         }                                                                     \
+    }                                                                         \
+    static void NAME(const gm_problem *pr, ptrdiff_t first, ptrdiff_t last)   \
+    {                                                                         \
+        NAME##_body(pr, first, last, 0);                                      \
+    }                                                                         \
+    static void NAME##_halves(const gm_problem *pr, ptrdiff_t first,          \
+                              ptrdiff_t last)                                 \
+    {                                                                         \
+        NAME##_body(pr, first, last, 1);                                      \
     }
 
 static inline double get_f64(const char *p)
@@ -724,7 +759,8 @@ static void direct_f16_avx2(const gm_problem *pr, ptrdiff_t first,
  * Row blocks of 8 tiles keep the packed A block at 384 KiB, and 2048
  * columns the packed B block at 8 MiB. */
 
-/* The fields of the float64 and float32 sets but their choice of path. */
+/* The fields of the float64 and float32 sets but their direct loops'
+ * variant and choice of path. */
 #define AVX512_F64_KERNELS                                                    \
     .mr = MR, .nr = 16,                                                       \
     .mc = 8 * MR, .kc = 512, .nc = 2048,                                      \
@@ -736,7 +772,6 @@ static void direct_f16_avx2(const gm_problem *pr, ptrdiff_t first,
     .micro_half = micro_f64_half,                                             \
     .micro_rows_half = micro_f64_rows_half,                                   \
     .store = store_f64, .load = store_f64_in,                                 \
-    .direct = direct_f64,                                                     \
     .direct_max_flops = 24.0 * 24.0 * 24.0,                                   \
     .direct_rows_max_flops = 160.0 * 160.0 * 160.0,                           \
     .direct_max_rows = 4,                                                     \
@@ -756,7 +791,6 @@ static void direct_f16_avx2(const gm_problem *pr, ptrdiff_t first,
     .micro_half = micro_f32_half,                                             \
     .micro_rows_half = micro_f32_rows_half,                                   \
     .store = store_f32, .load = store_f32_in,                                 \
-    .direct = direct_f32,                                                     \
     .direct_max_flops = 32.0 * 32.0 * 32.0,                                   \
     .direct_rows_max_flops = 160.0 * 160.0 * 160.0,                           \
     .direct_max_rows = 4,                                                     \
@@ -768,12 +802,14 @@ static void direct_f16_avx2(const gm_problem *pr, ptrdiff_t first,
 static const gm_kernel avx512_f64 = {
     .name = "avx512 f64 12x16",
     AVX512_F64_KERNELS,
+    .direct = direct_f64,
     .direct_rows_max_rows = 40,
 };
 
 static const gm_kernel avx512_f32 = {
     .name = "avx512 f32 12x32",
     AVX512_F32_KERNELS,
+    .direct = direct_f32,
     .direct_rows_max_rows = 64,
 };
 
@@ -796,6 +832,7 @@ static const gm_kernel avx512_f32 = {
 static const gm_kernel avx512_halves_f64 = {
     .name = "avx512 f64 12x16 (halves)",
     AVX512_F64_KERNELS,
+    .direct = direct_f64_halves,
     .direct_rows_max_rows = 128,
     .direct_mid_rows = GM_HALVES_MID_ROWS,
     .direct_mid_bytes = GM_HALVES_MID_BYTES,
@@ -804,6 +841,7 @@ static const gm_kernel avx512_halves_f64 = {
 static const gm_kernel avx512_halves_f32 = {
     .name = "avx512 f32 12x32 (halves)",
     AVX512_F32_KERNELS,
+    .direct = direct_f32_halves,
     .direct_rows_max_rows = 64,
     .direct_mid_rows = GM_HALVES_MID_ROWS,
     .direct_mid_bytes = GM_HALVES_MID_BYTES,
