@@ -309,6 +309,7 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
             for (int v = 0; v < nv; ++v) {                                    \
                 bv[v] = whole ? LOADU(b_row + v * VB)                         \
                               : MASKZ_LOADU(mask[v], b_row + v * VB);         \
+                GM_IN_REGISTER(bv[v]);                                        \
             }                                                                 \
             for (int q = 0; q < rows; ++q) {                                  \
                 const VEC ai = SET1(LOAD_SCALAR(a + (i0 + q) * pr->a.row_stride \
