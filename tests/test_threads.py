@@ -954,3 +954,30 @@ def test_fortran_a_of_few_columns_computed_transposed(dtype, restore_threads):
                     for threads in THREAD_COUNTS[1:]:
                         gufunc_matmul.set_num_threads(threads)
                         assert_bitwise_equal(ours(a, b), first)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+def test_both_operands_in_fortran_order_computed_transposed(dtype, restore_threads):
+    """A and B both in Fortran order (x.T @ w.T) are computed as C^T =
+    B^T A^T, two operands in C order, into a buffer copied into C: every
+    element has the bits of the product of C-order copies (one chain of
+    multiply-adds in the order p either way), C with any strides (out=),
+    stacks, for every thread count, on every instruction set."""
+    with every_isa() as isas:
+        for isa in isas:
+            for stack, m, k, n in ((0, 15, 190, 26), (0, 22, 302, 72), (0, 30, 300, 40),
+                                   (0, 12, 75, 10), (4, 12, 75, 10), (0, 100, 100, 100),
+                                   (0, 5, 5, 2), (2, 40, 64, 8)):
+                lead = (stack,) if stack else ()
+                a = np.swapaxes(make_values(dtype, lead + (k, m), (m + k, 1.0, 0.0)), -1, -2)
+                b = np.swapaxes(make_values(dtype, lead + (n, k), (n + 2, 1.0, 0.0)), -1, -2)
+                gufunc_matmul.set_num_threads(1)
+                in_c_order = ours(np.ascontiguousarray(a), np.ascontiguousarray(b))
+                first = assert_matches_numpy(a, b)
+                assert_bitwise_equal(first, in_c_order)
+                out = np.full(first.shape[:-1] + (n + 3,), np.nan, dtype)[..., 1:n + 1]
+                assert matmul(a, b, out=out) is out
+                assert_bitwise_equal(out, first)
+                for threads in THREAD_COUNTS[1:]:
+                    gufunc_matmul.set_num_threads(threads)
+                    assert_bitwise_equal(ours(a, b), first)
