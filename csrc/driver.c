@@ -1083,6 +1083,33 @@ static int direct_rows_fit(const gm_kernel *kern, const gm_problem *p,
                && (p->b.row_stride % 4096 != 0 || 4.0 * b_bytes <= kern->direct_mid_bytes));
 }
 
+/* Whether a real product whose A has contiguous rows and B contiguous
+ * columns (x @ w.T) runs faster as dot products than packed, though
+ * deeper or wider than GM_DOTS_ROWS_BYTES allows: up to 16 rows, 32 of up
+ * to 256 columns, or 64 of up to 48 columns, over a depth of
+ * GM_DOTS_MIN_DEPTH or more (shorter, the lane sums that end each element
+ * cost more than the packing saved) and a B that stays in L2 while groups
+ * of rows read it again.  Intel Xeon, 2 threads, us, packed -> dots:
+ * float32 (30 x 300) @ (300 x 40) 25.0 -> 12.9 (NumPy 14.0); (32 x 600) @
+ * (600 x 128) 90.5 -> 64.0 (73.5); (64 x 1200) @ (1200 x 40) 128 -> 79
+ * (100); float64 (16 x 300) @ (300 x 128) 59.0 -> 28.2 (35.8); (32 x 300)
+ * @ (300 x 40) 43.1 -> 21.4 (22.6); (64 x 600) @ (600 x 40) 112 -> 64
+ * (75).  Outside those bounds packing won or tied: float32 (32 x 128) @
+ * (128 x 2000) 169 -> 221, float64 (32 x 200) @ (200 x 600) 183 -> 202,
+ * (96 x 128) @ (128 x 128) 82 -> 105, (32 x 300) @ (300 x 1000) 465 ->
+ * 733.  The AVX2 set gains the same way (float32 (32 x 300) @ (300 x 40)
+ * 25.9 -> 16.0). */
+#define GM_DOTS_MIN_DEPTH 96
+#define GM_DOTS_MAX_B_BYTES (1024.0 * 1024.0)
+
+static int dots_beat_packing(const gm_problem *p, double b_bytes)
+{
+    const ptrdiff_t item = (ptrdiff_t)gm_item_size(p->type);
+    return is_real_float(p->type) && p->a.col_stride == item && p->b.row_stride == item
+           && p->k >= GM_DOTS_MIN_DEPTH && b_bytes <= GM_DOTS_MAX_B_BYTES
+           && (p->m <= 16 || (p->m <= 32 && p->n <= 256) || (p->m <= 64 && p->n <= 48));
+}
+
 /* The path of a product: the kernel set (narrowed, or its conjugating
  * direct path), packed blocks or the direct path, and the layout that
  * path reads. */
@@ -1113,6 +1140,7 @@ static void plan_path(const gm_problem *problem, int conjugate,
     const int axpy_rows = dots_rows || rows_layout;
     const int few_rows = problem->m <= (kern->direct_max_rows > 0 ? kern->direct_max_rows : 1)
                          || (rows_layout && direct_rows_fit(kern, problem, b_bytes))
+                         || (kern->direct_max_rows > 0 && dots_beat_packing(problem, b_bytes))
                          || (problem->m <= kern->direct_shallow_rows
                              && problem->k <= kern->direct_shallow_depth
                              && (kern->direct_shallow_bytes == 0

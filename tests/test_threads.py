@@ -981,3 +981,24 @@ def test_both_operands_in_fortran_order_computed_transposed(dtype, restore_threa
                 for threads in THREAD_COUNTS[1:]:
                     gufunc_matmul.set_num_threads(threads)
                     assert_bitwise_equal(ours(a, b), first)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
+def test_rows_times_fortran_b_as_dot_products_have_the_bits_of_one_row(dtype, restore_threads):
+    """x @ w.T of up to a few dozen rows over a deep B in Fortran order
+    runs as dot products rather than packed: NumPy's values, and each row
+    of C the bits of that row computed alone (dot products grouped any
+    way sum the same lanes), for every thread count and instruction set."""
+    with every_isa() as isas:
+        for isa in isas:
+            for m, k, n in ((30, 300, 40), (16, 300, 128), (64, 1200, 40), (32, 600, 128),
+                            (7, 96, 250)):
+                a = make_values(dtype, (m, k), (m + 3, 1.0, 0.0))
+                b = np.swapaxes(make_values(dtype, (n, k), (n + 5, 1.0, 0.0)), 0, 1)
+                gufunc_matmul.set_num_threads(1)
+                first = assert_matches_numpy(a, b)
+                for i in (0, m // 2, m - 1):
+                    assert_bitwise_equal(ours(a[i:i + 1], b), first[i:i + 1])
+                for threads in THREAD_COUNTS[1:]:
+                    gufunc_matmul.set_num_threads(threads)
+                    assert_bitwise_equal(ours(a, b), first)
