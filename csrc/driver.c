@@ -32,6 +32,14 @@
  * path, for the choice of the number of threads. */
 #define GM_VECTOR_WEIGHT 6.0
 
+/* The same for real products of 2 to 4 rows (and more than one column)
+ * on the direct path: in cache they run at up to half the blocked path's
+ * rate, not a sixth (Intel Xeon, AVX-512: float64 (4 x 25) @ (25 x 203)
+ * took 3.7 us on one thread, 4.2 on two; float32 (2 x 64) @ (64 x 200)
+ * 2.4 and 4.4; AVX2: float32 (4 x 25) @ (25 x 203) 4.0 and 5.6), and a B
+ * from memory is large enough to be split anyway. */
+#define GM_FEW_ROWS_WEIGHT 2.0
+
 /* The same for real products of fewer columns than a vector has lanes on
  * the direct path (see compute): float32 (1000 x 64) @ (64 x 4) took
  * 10.4 us on one thread, 6.9 on two; (300 x 100) @ (100 x 3) 4.8 and 6.2. */
@@ -1493,14 +1501,18 @@ static void compute(const gm_problem *given, int conjugate,
     const double flops = (double)problem->m * (double)problem->n * (double)problem->k;
     /* A vector product (or one of few rows) reads each element of the
      * matrix once: memory bound, it gains from a second thread on a
-     * smaller problem. */
+     * smaller problem.  Real rows, 2 to 4, keep their sums in registers
+     * across a row of B (see GM_FEW_ROWS_WEIGHT). */
     const int memory_bound = !blocked && (problem->n == 1 || problem->m <= 4);
+    const int few_real_rows = memory_bound && problem->m > 1 && problem->n > 1
+                              && is_real_float(problem->type);
     /* Real products of fewer columns than a vector has lanes, direct,
      * run at a fraction of the blocked path's rate (float64 (200 x 200)
      * @ (200 x 5): 34 GFLOP/s on one thread, 1.47 times faster on two). */
     const int few_columns = !blocked && problem->n < kern->nr / 2
                             && is_real_float(problem->type);
-    const double weight = (memory_bound ? GM_VECTOR_WEIGHT
+    const double weight = (few_real_rows ? GM_FEW_ROWS_WEIGHT
+                           : memory_bound ? GM_VECTOR_WEIGHT
                            : few_columns ? GM_FEW_COLUMNS_WEIGHT : 1.0)
                           * (is_complex(problem->type) ? GM_COMPLEX_WEIGHT : 1.0);
     /* One matrix-vector product of a few microseconds loses more to
