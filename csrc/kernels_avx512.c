@@ -227,9 +227,9 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
 #define GM_DIRECT_DEPTH 1024
 
 /* When B's rows are a multiple of 4 KiB apart, a strip's lines fall into
- * a few sets of L2 (huge pages keep those address bits): a B of 8 MiB or
- * more (this thread's part of it) then goes in blocks of this many steps
- * (Zen 4, two threads: float64 (32 x 1024) @ (1024 x 4096) 7.7 ->
+ * a few sets of L2 (huge pages keep those address bits): on Zen 4, a B
+ * of 8 MiB or more (this thread's part of it) then goes in blocks of this
+ * many steps (two threads: float64 (32 x 1024) @ (1024 x 4096) 7.7 ->
  * 4.0 ms, (20 x 4096) @ (4096 x 2048) 7.8 -> 5.5; float32 (32 x 1024) @
  * (1024 x 4096) 2.9 -> 1.6).  A B that stays in L3 loses a little so
  * (float64 (40 x 2048) @ (2048 x 1024), 8 MiB a thread: 1.87 -> 1.96 ms;
@@ -238,11 +238,30 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
 #define GM_DIRECT_ALIASED_DEPTH 256
 #define GM_DIRECT_ALIASED_MIN_B_BYTES (8.0 * 1024.0 * 1024.0)
 
-static ptrdiff_t direct_depth(const gm_problem *pr, size_t item)
+/* On full-width units (Intel: 48 KiB L1 and 2 MiB L2, 12 and 16 ways)
+ * the same strips thrash L2 from a B of a few hundred KiB: blocks of 128
+ * steps from 256 KiB.  Two threads, us, NumPy in brackets: float32 (32 x
+ * 768) @ (768 x 1024) 1235 -> 490 (572); (64 x 1024) @ (1024 x 1024) 2562
+ * -> 1320 (1066); (16 x 2048) @ (2048 x 1024) 1192 -> 604 (888); (40 x
+ * 512) @ (512 x 1024) 639 -> 420 (453); float64 (32 x 768) @ (768 x 512)
+ * 664 -> 381 (436); (32 x 1000) @ (1000 x 1024) 2358 -> 1174 (1120); (40
+ * x 2048) @ (2048 x 1024) 7900 -> 6158 (5620).  Blocks of 256 gained half
+ * as much, of 64 about the same. */
+#define GM_DIRECT_ALIASED_FULL_DEPTH 128
+#define GM_DIRECT_ALIASED_FULL_MIN_B_BYTES (256.0 * 1024.0)
+
+static ptrdiff_t direct_depth(const gm_problem *pr, size_t item, int halves)
 {
     const double b_bytes = (double)pr->k * (double)pr->n * (double)item;
-    return pr->b.row_stride % 4096 == 0 && b_bytes >= GM_DIRECT_ALIASED_MIN_B_BYTES
-           ? GM_DIRECT_ALIASED_DEPTH : GM_DIRECT_DEPTH;
+    if (pr->b.row_stride % 4096 != 0) {
+        return GM_DIRECT_DEPTH;
+    }
+    if (halves) {
+        return b_bytes >= GM_DIRECT_ALIASED_MIN_B_BYTES ? GM_DIRECT_ALIASED_DEPTH
+                                                         : GM_DIRECT_DEPTH;
+    }
+    return b_bytes >= GM_DIRECT_ALIASED_FULL_MIN_B_BYTES ? GM_DIRECT_ALIASED_FULL_DEPTH
+                                                          : GM_DIRECT_DEPTH;
 }
 
 /* On AVX-512 in two halves (Zen 4), products of few rows whose B (this
@@ -422,10 +441,11 @@ enum { GM_FETCH_NONE, GM_FETCH_NEXT_STRIP, GM_FETCH_ROWS_AHEAD };
      * between blocks, so each element is still summed in the order       \
      * p = 0, 1, ... */                                                   \
     static void NAME##_rows(const gm_problem *pr, const char *a,              \
-                            const char *b, char *c, const int fetch)          \
+                            const char *b, char *c, const int fetch,          \
+                            const int halves)                                 \
     {                                                                         \
         const ptrdiff_t k = pr->k;                                            \
-        const ptrdiff_t most = direct_depth(pr, sizeof(T));                   \
+        const ptrdiff_t most = direct_depth(pr, sizeof(T), halves);           \
         if (k <= most) {                                                      \
             NAME##_rows_strips(pr, a, b, c, 0, fetch);                        \
             return;                                                           \
@@ -666,7 +686,7 @@ enum { GM_FETCH_NONE, GM_FETCH_NEXT_STRIP, GM_FETCH_ROWS_AHEAD };
                 continue;                                                     \
             }                                                                 \
             if (vector_ok) {                                                  \
-                NAME##_rows(pr, a, b, c, fetch);                              \
+                NAME##_rows(pr, a, b, c, fetch, halves);                      \
                 continue;                                                     \
             }                                                                 \
             for (ptrdiff_t i = 0; i < pr->m; ++i) {                           \
