@@ -239,29 +239,28 @@ static void load_f16(void *tile_, ptrdiff_t rows, ptrdiff_t cols,
 #define GM_DIRECT_ALIASED_MIN_B_BYTES (8.0 * 1024.0 * 1024.0)
 
 /* On full-width units (Intel: 48 KiB L1 and 2 MiB L2, 12 and 16 ways)
- * the same strips thrash L2 from a B of a few hundred KiB: blocks of 128
- * steps from 256 KiB.  Two threads, us, NumPy in brackets: float32 (32 x
- * 768) @ (768 x 1024) 1235 -> 490 (572); (64 x 1024) @ (1024 x 1024) 2562
- * -> 1320 (1066); (16 x 2048) @ (2048 x 1024) 1192 -> 604 (888); (40 x
- * 512) @ (512 x 1024) 639 -> 420 (453); float64 (32 x 768) @ (768 x 512)
- * 664 -> 381 (436); (32 x 1000) @ (1000 x 1024) 2358 -> 1174 (1120); (40
- * x 2048) @ (2048 x 1024) 7900 -> 6158 (5620).  Blocks of 256 gained half
- * as much, of 64 about the same. */
+ * the same strips thrash L2 from a B of a few hundred KiB, and already
+ * with rows 2 KiB multiples apart: blocks of 128 steps from 256 KiB.  Two
+ * threads, us, NumPy in brackets: float32 (32 x 768) @ (768 x 1024) 1235
+ * -> 490 (572); (64 x 1024) @ (1024 x 1024) 2562 -> 1320 (1066); (16 x
+ * 2048) @ (2048 x 1024) 1192 -> 604 (888); (32 x 1000) @ (1000 x 512) 414
+ * -> 288 (358); float64 (32 x 768) @ (768 x 512) 664 -> 381 (436); (32 x
+ * 1000) @ (1000 x 1024) 2358 -> 1174 (1120); (32 x 1000) @ (1000 x 256)
+ * 466 -> 292 (322); (40 x 2048) @ (2048 x 1024) 7900 -> 6158 (5620).
+ * Blocks of 256 gained half as much, of 64 about the same; rows 1 KiB
+ * multiples apart gained nothing. */
 #define GM_DIRECT_ALIASED_FULL_DEPTH 128
 #define GM_DIRECT_ALIASED_FULL_MIN_B_BYTES (256.0 * 1024.0)
 
 static ptrdiff_t direct_depth(const gm_problem *pr, size_t item, int halves)
 {
     const double b_bytes = (double)pr->k * (double)pr->n * (double)item;
-    if (pr->b.row_stride % 4096 != 0) {
-        return GM_DIRECT_DEPTH;
-    }
     if (halves) {
-        return b_bytes >= GM_DIRECT_ALIASED_MIN_B_BYTES ? GM_DIRECT_ALIASED_DEPTH
-                                                         : GM_DIRECT_DEPTH;
+        return pr->b.row_stride % 4096 == 0 && b_bytes >= GM_DIRECT_ALIASED_MIN_B_BYTES
+               ? GM_DIRECT_ALIASED_DEPTH : GM_DIRECT_DEPTH;
     }
-    return b_bytes >= GM_DIRECT_ALIASED_FULL_MIN_B_BYTES ? GM_DIRECT_ALIASED_FULL_DEPTH
-                                                          : GM_DIRECT_DEPTH;
+    return pr->b.row_stride % 2048 == 0 && b_bytes >= GM_DIRECT_ALIASED_FULL_MIN_B_BYTES
+           ? GM_DIRECT_ALIASED_FULL_DEPTH : GM_DIRECT_DEPTH;
 }
 
 /* On AVX-512 in two halves (Zen 4), products of few rows whose B (this
