@@ -291,10 +291,11 @@ static ptrdiff_t direct_depth(const gm_problem *pr, size_t item, int halves)
 /* Below that, a B (this part of it) larger than this comes from L2 or L3,
  * and the strip's lines GM_FETCH_ROWS rows below are fetched instead: the
  * processor guesses no faster where a strip's next row is in L2 (Intel
- * Xeon, 2 threads, ms, NumPy in brackets: float64 (40 x 1000) @ (1000 x
- * 1000) 1.61 -> 1.37 (1.39); (32 x 500) @ (500 x 500) 0.298 -> 0.285
- * (0.262); float32 (64 x 1000) @ (1000 x 1000) 1.15 -> 1.10 (0.97); one
- * thread, float64 (16 x 300) @ (300 x 600) 0.245 -> 0.179). */
+ * Xeon, 2 threads, us, NumPy in brackets: float32 (8 x 400) @ (400 x
+ * 1000) 141 -> 119 (244); (24 x 500) @ (500 x 700) 184 -> 145 (202); (60 x
+ * 1000) @ (1000 x 1500) 2759 -> 1630 (1687); float64 (16 x 300) @ (300 x
+ * 600) 218 -> 191 (237); float64 (40 x 1000) @ (1000 x 1000) within
+ * noise). */
 #define GM_DIRECT_FETCH_ROWS_BYTES (256.0 * 1024.0)
 #define GM_FETCH_ROWS 8
 
@@ -339,7 +340,8 @@ enum { GM_FETCH_NONE, GM_FETCH_NEXT_STRIP, GM_FETCH_ROWS_AHEAD };
             }                                                                 \
             else if (fetch == GM_FETCH_ROWS_AHEAD) {                          \
                 for (int v = 0; v < nv; ++v) {                                \
-                    __builtin_prefetch(b_row + GM_FETCH_ROWS * pr->b.row_stride + v * VB); \
+                    __builtin_prefetch(b_row + GM_FETCH_ROWS * pr->b.row_stride   \
+                                       + v * VB);                             \
                 }                                                             \
             }                                                                 \
             for (int v = 0; v < nv; ++v) {                                    \
@@ -380,18 +382,21 @@ enum { GM_FETCH_NONE, GM_FETCH_NEXT_STRIP, GM_FETCH_ROWS_AHEAD };
         const int more, const int fetch)                                      \
     {                                                                         \
         ptrdiff_t i0 = 0;                                                     \
+        int f = fetch;   /* the first group only: the others read L1 */   \
         if (nv <= 2) {                                                        \
             for (; i0 + 8 <= pr->m; i0 += 8) {                                \
-                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 8, nv, whole, more, i0 == 0 ? fetch : GM_FETCH_NONE); \
+                NAME##_rows_block(pr, a, b, c, i0, j0, mask, 8, nv, whole, more, f); \
+                f = GM_FETCH_NONE;                                            \
             }                                                                 \
         }                                                                     \
         for (; i0 + 4 <= pr->m; i0 += 4) {                                    \
-            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, whole, more, i0 == 0 ? fetch : GM_FETCH_NONE); \
+            NAME##_rows_block(pr, a, b, c, i0, j0, mask, 4, nv, whole, more, f); \
+            f = GM_FETCH_NONE;                                                \
         }                                                                     \
         switch (pr->m - i0) {                                                 \
-        case 1: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, whole, more, i0 == 0 ? fetch : GM_FETCH_NONE); break; \
-        case 2: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 2, nv, whole, more, i0 == 0 ? fetch : GM_FETCH_NONE); break; \
-        case 3: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 3, nv, whole, more, i0 == 0 ? fetch : GM_FETCH_NONE); break; \
+        case 1: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 1, nv, whole, more, f); break; \
+        case 2: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 2, nv, whole, more, f); break; \
+        case 3: NAME##_rows_block(pr, a, b, c, i0, j0, mask, 3, nv, whole, more, f); break; \
         default: break;                                                       \
         }                                                                     \
     }                                                                         \
@@ -406,7 +411,7 @@ enum { GM_FETCH_NONE, GM_FETCH_NEXT_STRIP, GM_FETCH_ROWS_AHEAD };
             NAME##_rows_groups(pr, a, b, c, j0, mask, nv, 1, more, fetch);    \
         }                                                                     \
         else {                                                                \
-            NAME##_rows_groups(pr, a, b, c, j0, mask, nv, 0, more, 0);        \
+            NAME##_rows_groups(pr, a, b, c, j0, mask, nv, 0, more, GM_FETCH_NONE); \
         }                                                                     \
     }                                                                         \
     /* Every strip of 4 vectors of columns over one block of depth (C    \
@@ -429,10 +434,10 @@ enum { GM_FETCH_NONE, GM_FETCH_NEXT_STRIP, GM_FETCH_ROWS_AHEAD };
                               ? fetch : GM_FETCH_NONE;                        \
             switch (cols > 3 * LANES ? 4 : cols > 2 * LANES ? 3               \
                     : cols > LANES ? 2 : 1) {                                 \
-            case 1: NAME##_rows_nv(pr, a, b, c, j0, mask, 1, more, ahead); break;    \
-            case 2: NAME##_rows_nv(pr, a, b, c, j0, mask, 2, more, ahead); break;    \
-            case 3: NAME##_rows_nv(pr, a, b, c, j0, mask, 3, more, ahead); break;    \
-            default: NAME##_rows_nv(pr, a, b, c, j0, mask, 4, more, ahead); break;   \
+            case 1: NAME##_rows_nv(pr, a, b, c, j0, mask, 1, more, ahead); break; \
+            case 2: NAME##_rows_nv(pr, a, b, c, j0, mask, 2, more, ahead); break; \
+            case 3: NAME##_rows_nv(pr, a, b, c, j0, mask, 3, more, ahead); break; \
+            default: NAME##_rows_nv(pr, a, b, c, j0, mask, 4, more, ahead); break; \
             }                                                                 \
         }                                                                     \
     }                                                                         \
