@@ -227,7 +227,7 @@ run_python_part() {
     vg_isas=$(cd "$work" && valgrind -q "$python" -c \
         'import gufunc_matmul; print(gufunc_matmul._core._available_isas())' 2>/dev/null | tail -n 1)
     echo "instruction sets: $isas (under valgrind: $vg_isas)"
-    for isa in generic avx2 avx512 neon; do
+    for isa in ${VALGRIND_ISAS:-generic avx2 avx512 neon}; do
         [[ ",$isas," == *",$isa,"* ]] || continue
         if [[ ",$vg_isas," != *",$isa,"* ]]; then
             note "skip  python $isa: valgrind cannot run it (covered by tools/sanitize.sh)"
