@@ -46,6 +46,13 @@ def assert_bitwise_equal(x, y):
                        np.ascontiguousarray(y).view(np.uint8))
 
 
+def assert_same_bits_on_thread_counts(a, b, expected, counts=THREAD_COUNTS[1:]):
+    """ours(a, b) has the bits of `expected` on each of these thread counts."""
+    for count in counts:
+        gufunc_matmul.set_num_threads(count)
+        assert_bitwise_equal(ours(a, b), expected)
+
+
 # Each large enough (> 1e6 multiply-adds) to use threads, one per way of
 # splitting the work: whole matrices of a stack, row blocks of one blocked
 # product, rows or columns of a matrix-vector product.
@@ -260,9 +267,7 @@ def test_few_rows_of_a_wide_b_in_column_blocks(dtype, m, k, n, restore_threads):
     for cut in (5, 1000, n - 3):
         halves = np.concatenate([ours(a, b[:, :cut]), ours(a, b[:, cut:])], axis=1)
         assert_bitwise_equal(halves, whole)
-    for count in THREAD_COUNTS[1:]:
-        gufunc_matmul.set_num_threads(count)
-        assert_bitwise_equal(ours(a, b), whole)
+    assert_same_bits_on_thread_counts(a, b, whole)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -284,9 +289,7 @@ def test_deep_products_of_few_rows_in_depth_blocks(dtype, m, k, n, restore_threa
     assert_bitwise_equal(rows, whole)
     many = ours(np.concatenate([a] * (200 // m + 1)), b)[:m]
     assert_bitwise_equal(many, whole)
-    for count in THREAD_COUNTS[1:]:
-        gufunc_matmul.set_num_threads(count)
-        assert_bitwise_equal(ours(a, b), whole)
+    assert_same_bits_on_thread_counts(a, b, whole)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -315,9 +318,7 @@ def test_few_rows_of_a_b_from_memory_have_the_same_bits_on_every_set(dtype, m, k
                 assert_bitwise_equal(whole, simd)
             assert_bitwise_equal(ours(a[:4], b), whole[:4])
             assert_bitwise_equal(ours(a[-1:], b), whole[-1:])
-            for count in (2, 3):
-                gufunc_matmul.set_num_threads(count)
-                assert_bitwise_equal(ours(a, b), whole)
+            assert_same_bits_on_thread_counts(a, b, whole, (2, 3))
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -342,9 +343,7 @@ def test_groups_of_rows_reading_a_copy_of_b_have_the_bits_of_one_row(
             whole = ours(a, b)
             rows = np.concatenate([ours(a[i:i + 1], b) for i in range(m)])
             assert_bitwise_equal(rows, whole)
-            for count in (2, 3):
-                gufunc_matmul.set_num_threads(count)
-                assert_bitwise_equal(ours(a, b), whole)
+            assert_same_bits_on_thread_counts(a, b, whole, (2, 3))
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -361,9 +360,7 @@ def test_direct_split_by_columns_when_b_is_large(dtype, gram, restore_threads):
     whole = ours(a, x)
     many = ours(np.concatenate([a] * 3), x)[:a.shape[0]]
     assert_bitwise_equal(many, whole)
-    for count in THREAD_COUNTS[1:]:
-        gufunc_matmul.set_num_threads(count)
-        assert_bitwise_equal(ours(a, x), whole)
+    assert_same_bits_on_thread_counts(a, x, whole)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
@@ -450,9 +447,7 @@ def test_dot_products_grouped_either_way_give_the_same_bits(dtype, m, k, n,
     assert_bitwise_equal(np.concatenate([ours(a[i:i + 1], b) for i in range(m)]), whole)
     assert_bitwise_equal(np.concatenate([ours(a, b[:, j:j + 1]) for j in range(n)], axis=1),
                          whole)
-    for count in THREAD_COUNTS[1:]:
-        gufunc_matmul.set_num_threads(count)
-        assert_bitwise_equal(ours(a, b), whole)
+    assert_same_bits_on_thread_counts(a, b, whole)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -472,9 +467,7 @@ def test_shallow_products_have_the_bits_of_narrow_ones(dtype, k, restore_threads
     assert_bitwise_equal(strips, whole)
     rows = np.concatenate([ours(a[i:i + 1], b) for i in range(0, m, 7)])
     assert_bitwise_equal(rows, whole[::7])
-    for count in THREAD_COUNTS[1:]:
-        gufunc_matmul.set_num_threads(count)
-        assert_bitwise_equal(ours(a, b), whole)
+    assert_same_bits_on_thread_counts(a, b, whole)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFDhlg"], ids=dtype_id)
@@ -872,9 +865,7 @@ def test_complex_products_of_few_columns_on_the_direct_path(dtype, restore_threa
                 for operand in (b, np.asfortranarray(b)):
                     gufunc_matmul.set_num_threads(1)
                     first = assert_matches_numpy(a, operand)
-                    for threads in THREAD_COUNTS[1:]:
-                        gufunc_matmul.set_num_threads(threads)
-                        assert_bitwise_equal(ours(a, operand), first)
+                    assert_same_bits_on_thread_counts(a, operand, first)
 
 
 # Products too small to wake a sleeping pool thread (1e5 to 5e5
@@ -923,9 +914,7 @@ def test_last_panel_of_few_columns_has_the_bits_of_a_whole_one(dtype, restore_th
                     whole = ours(operand, wide)[:, :n]
                     first = assert_matches_numpy(operand, b)
                     assert_bitwise_equal(first, whole)
-                    for threads in THREAD_COUNTS[1:]:
-                        gufunc_matmul.set_num_threads(threads)
-                        assert_bitwise_equal(ours(operand, b), whole)
+                    assert_same_bits_on_thread_counts(operand, b, whole)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -951,9 +940,7 @@ def test_fortran_a_of_few_columns_computed_transposed(dtype, restore_threads):
                     assert_bitwise_equal(out, first)
                     out_f = np.swapaxes(np.zeros(first.shape[:-2] + (n, m), dtype), -1, -2)
                     assert_values_match(matmul(a, b, out=out_f), reference(a, b), a, b)
-                    for threads in THREAD_COUNTS[1:]:
-                        gufunc_matmul.set_num_threads(threads)
-                        assert_bitwise_equal(ours(a, b), first)
+                    assert_same_bits_on_thread_counts(a, b, first)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -978,9 +965,7 @@ def test_both_operands_in_fortran_order_computed_transposed(dtype, restore_threa
                 out = np.full(first.shape[:-1] + (n + 3,), np.nan, dtype)[..., 1:n + 1]
                 assert matmul(a, b, out=out) is out
                 assert_bitwise_equal(out, first)
-                for threads in THREAD_COUNTS[1:]:
-                    gufunc_matmul.set_num_threads(threads)
-                    assert_bitwise_equal(ours(a, b), first)
+                assert_same_bits_on_thread_counts(a, b, first)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
@@ -999,6 +984,4 @@ def test_rows_times_fortran_b_as_dot_products_have_the_bits_of_one_row(dtype, re
                 first = assert_matches_numpy(a, b)
                 for i in (0, m // 2, m - 1):
                     assert_bitwise_equal(ours(a[i:i + 1], b), first[i:i + 1])
-                for threads in THREAD_COUNTS[1:]:
-                    gufunc_matmul.set_num_threads(threads)
-                    assert_bitwise_equal(ours(a, b), first)
+                assert_same_bits_on_thread_counts(a, b, first)
