@@ -11,10 +11,30 @@
 #ifndef GM_STREAM_H
 #define GM_STREAM_H
 
-/* Complex axpy keeps its accumulators in registers when B (k x n) has at
- * most this many bytes: it then stays in L2 while strips of it are read
- * once per group of rows. */
+/* Complex axpy (up to 4 rows a call) keeps its accumulators in registers
+ * when B (k x n) has at most GM_ROWS_MAX_B_BYTES, so that it stays in L2
+ * while each group of rows reads it in strips.  Up to GM_ROWS_FETCH_B_BYTES
+ * it does so too for up to GM_ROWS_FETCH_MAX_ROWS rows, B coming from L3,
+ * and the first group fetches the next strip ahead as the real rows form
+ * does (the processor does not guess where a strip's next row is).
+ * Larger, B read from L3 once per 4 rows lost to packing it (AVX-512,
+ * complex128 (12 x 1000) @ (1000 x 300): 0.47 ms packed, 0.71 so). */
 #define GM_ROWS_MAX_B_BYTES (1024.0 * 1024.0)
+#define GM_ROWS_FETCH_B_BYTES (2.5 * 1024.0 * 1024.0)
+
+/* Rows of C that the complex register form computes at once: their
+ * accumulators (4 per row) must fit in the vector registers. */
+#ifndef GM_ROWS_GROUP
+#define GM_ROWS_GROUP 2
+#endif
+
+/* By default none: the AVX2 set's register form lost so to its
+ * accumulators in memory, which read B once a call (Intel Xeon, 2 threads:
+ * complex128 (2 x 400) @ (400 x 400) 93 us against 73; complex64 (4 x 700)
+ * @ (700 x 400) 124 against 116). */
+#ifndef GM_ROWS_FETCH_MAX_ROWS
+#define GM_ROWS_FETCH_MAX_ROWS 0
+#endif
 
 /* Real axpy reads B in runs along its rows, four rows at a time; when it
  * reads more than this many bytes of B, it fetches the first lines of the
@@ -22,12 +42,6 @@
  * hardware prefetcher to learn it (float32 vector @ 5000 x 5000 on one
  * thread: 1.16 times faster so); from the caches the fetches only cost. */
 #define GM_AXPY_PREFETCH_BYTES (8.0 * 1024.0 * 1024.0)
-
-/* Rows of C that the complex register form computes at once: their
- * accumulators (4 per row) must fit in the vector registers. */
-#ifndef GM_ROWS_GROUP
-#define GM_ROWS_GROUP 2
-#endif
 
 /* Dot products of one or two rows with many vectors run on too few
  * chains to keep the multiply-add units busy: up to this size, the many
@@ -594,7 +608,7 @@ static const float gm_minus_one_float = -1.0f;
     static inline __attribute__((always_inline)) void NAME##_rows_block(      \
         const char *s, ptrdiff_t si, ptrdiff_t sp, const char *b,             \
         ptrdiff_t brs, ptrdiff_t k, char *c, ptrdiff_t crs, ptrdiff_t bytes,  \
-        const int conj, const int rows, const int nv)                         \
+        const int conj, const int rows, const int nv, const int fetch)        \
     {                                                                         \
         enum { VB = RLANES * sizeof(R) };                                     \
         const ptrdiff_t full = bytes - bytes % VB;                            \
@@ -608,6 +622,9 @@ static const float gm_minus_one_float = -1.0f;
             VEC y[2];                                                         \
             for (int v = 0; v < nv; ++v) {                                    \
                 y[v] = v * VB < full ? LOADU(bp + v * VB) : MLOAD(bp + v * VB, mk); \
+                if (fetch) {                                                  \
+                    __builtin_prefetch(bp + (2 + v) * VB);                    \
+                }                                                             \
             }                                                                 \
             NAME##_row_step(x, conj, y, nv, re0, im0);                        \
             if (rows > 1) {                                                   \
@@ -637,21 +654,26 @@ static const float gm_minus_one_float = -1.0f;
     static inline __attribute__((always_inline)) void NAME##_rows_strip(      \
         const char *s, ptrdiff_t si, ptrdiff_t sp, ptrdiff_t m,               \
         const char *b, ptrdiff_t brs, ptrdiff_t k, char *c, ptrdiff_t crs,    \
-        ptrdiff_t bytes, const int conj, const int nv)                        \
+        ptrdiff_t bytes, const int conj, const int nv, const int fetch)       \
     {                                                                         \
         ptrdiff_t i = 0;                                                      \
+        if (fetch && m >= GM_ROWS_GROUP) {                                    \
+            NAME##_rows_block(s, si, sp, b, brs, k, c, crs, bytes, conj,      \
+                              GM_ROWS_GROUP, nv, 1);                          \
+            i = GM_ROWS_GROUP;                                                \
+        }                                                                     \
         for (; i + GM_ROWS_GROUP <= m; i += GM_ROWS_GROUP) {                  \
             NAME##_rows_block(s + i * si, si, sp, b, brs, k, c + i * crs,     \
-                              crs, bytes, conj, GM_ROWS_GROUP, nv);           \
+                              crs, bytes, conj, GM_ROWS_GROUP, nv, 0);        \
         }                                                                     \
         if (m - i >= 2) {                                                     \
             NAME##_rows_block(s + i * si, si, sp, b, brs, k, c + i * crs,     \
-                              crs, bytes, conj, 2, nv);                       \
+                              crs, bytes, conj, 2, nv, fetch && i == 0);      \
             i += 2;                                                           \
         }                                                                     \
         if (i < m) {                                                          \
             NAME##_rows_block(s + i * si, si, sp, b, brs, k, c + i * crs,     \
-                              crs, bytes, conj, 1, nv);                       \
+                              crs, bytes, conj, 1, nv, fetch && i == 0);      \
         }                                                                     \
     }                                                                         \
     static inline __attribute__((always_inline)) void NAME##_rows_impl(       \
@@ -661,15 +683,16 @@ static const float gm_minus_one_float = -1.0f;
     {                                                                         \
         enum { ES = 2 * sizeof(R), VB = RLANES * sizeof(R) };                 \
         const ptrdiff_t total = n * ES;                                       \
+        const int fetch = (double)k * (double)total > GM_ROWS_MAX_B_BYTES;    \
         for (ptrdiff_t j = 0; j < total; j += 2 * VB) {                       \
             const ptrdiff_t bytes = min_pd(2 * VB, total - j);                \
             if (bytes > VB) {                                                 \
                 NAME##_rows_strip(s, si, sp, m, b + j, brs, k, c + j, crs,    \
-                                  bytes, conj, 2);                            \
+                                  bytes, conj, 2, fetch && j + 2 * VB < total); \
             }                                                                 \
             else {                                                            \
                 NAME##_rows_strip(s, si, sp, m, b + j, brs, k, c + j, crs,    \
-                                  bytes, conj, 1);                            \
+                                  bytes, conj, 1, 0);                         \
             }                                                                 \
         }                                                                     \
     }                                                                         \
@@ -680,10 +703,13 @@ static const float gm_minus_one_float = -1.0f;
     {                                                                         \
         enum { ES = 2 * sizeof(R), VB = RLANES * sizeof(R),                   \
                BLK = GM_AXPY_BLOCK_BYTES / 2 };                               \
-        /* B small enough to stay in L2 across the strips: accumulators   \
-         * in registers rather than memory.  A single row reads B once       \
-         * either way, faster down its rows than across its strips. */      \
-        if (m > 1 && (double)k * (double)n * ES <= GM_ROWS_MAX_B_BYTES) {     \
+        /* Accumulators in registers rather than memory for the B that   \
+         * GM_ROWS_MAX_B_BYTES describes.  A single row reads B once either  \
+         * way, faster down its rows than across its strips. */             \
+        const double b_bytes = (double)k * (double)n * ES;                    \
+        if (m > 1 && (b_bytes <= GM_ROWS_MAX_B_BYTES                          \
+                      || (m <= GM_ROWS_FETCH_MAX_ROWS                         \
+                          && b_bytes <= GM_ROWS_FETCH_B_BYTES))) {            \
             NAME##_rows_impl(s, si, sp, m, b, brs, n, k, c, crs, conj);       \
             return;                                                           \
         }                                                                     \

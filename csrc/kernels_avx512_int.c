@@ -60,6 +60,17 @@ static inline __mmask16 first_lanes16(ptrdiff_t n)
 #define GM_AXPY_BLOCK_BYTES 4096
 #define GM_AXPY_MAX_ROWS 4
 #define GM_ROWS_GROUP 4
+
+/* Up to this many rows of a B of up to GM_ROWS_FETCH_B_BYTES also go
+ * direct, the first group of rows fetching B's strips ahead: packing B
+ * costs more than those rows' products.  Intel Xeon, 2 threads, us,
+ * packed -> direct: complex128 (5 x 531) @ (531 x 275) 244 -> 101; (8 x
+ * 531) @ (531 x 275) 333 -> 173; (16 x 531) @ (531 x 275) 391 -> 300;
+ * complex64 (8 x 700) @ (700 x 400) 288 -> 140; (16 x 300) @ (300 x 600)
+ * 232 -> 157; (32 x 531) @ (531 x 275) 341 -> 264.  More rows lost
+ * (complex128 (64 x 300) @ (300 x 400) 754 -> 886). */
+#define GM_CPLX_MID_ROWS 32
+#define GM_ROWS_FETCH_MAX_ROWS GM_CPLX_MID_ROWS
 #include "gm_stream.h"
 #include "gm_short_dots.h"
 
@@ -1188,6 +1199,7 @@ static const gm_kernel avx512_c64 = {
     .direct_max_rows = 4,
     .direct_shallow_rows = INT_MAX, .direct_shallow_depth = INT_MAX,
     .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
+    .direct_mid_rows = GM_CPLX_MID_ROWS, .direct_mid_bytes = GM_ROWS_FETCH_B_BYTES,
     /* products of at most 8 columns, whose packed tiles would be mostly
      * padding (B in Fortran order: (6 x 2000) @ (2000 x 6) took 29.4 us
      * packed, 5.7 as dot products; (10 x 1000) @ (1000 x 7) 24.7 and 5.3) */
@@ -1209,6 +1221,7 @@ static const gm_kernel avx512_c128 = {
     .direct_max_rows = 4,
     .direct_shallow_rows = INT_MAX, .direct_shallow_depth = INT_MAX,
     .direct_shallow_bytes = GM_ROWS_MAX_B_BYTES,
+    .direct_mid_rows = GM_CPLX_MID_ROWS, .direct_mid_bytes = GM_ROWS_FETCH_B_BYTES,
     /* as avx512_c64: (6 x 2000) @ (2000 x 6), B in Fortran order, 30.5 us
      * packed, 9.2 as dot products; (100 x 100) @ (100 x 8) 12.7 and 9.6 */
     .direct_max_cols = 8,

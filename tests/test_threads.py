@@ -346,6 +346,30 @@ def test_groups_of_rows_reading_a_copy_of_b_have_the_bits_of_one_row(
             assert_same_bits_on_thread_counts(a, b, whole, (2, 3))
 
 
+@pytest.mark.parametrize("dtype, k, n", [(np.dtype("F"), 700, 400), (np.dtype("D"), 531, 275)],
+                         ids=["complex64", "complex128"])
+@pytest.mark.parametrize("m", [2, 3, 4, 5, 8, 13, 32])
+def test_few_complex_rows_of_a_b_in_l3_have_the_bits_of_one_row(dtype, k, n, m,
+                                                                 restore_threads):
+    """Up to 32 rows of a complex B of 1 to 2.5 MiB take the direct path on
+    the AVX-512 set, where the first group of rows fetches B's strips
+    ahead, with accumulators in registers; one row accumulates in memory.
+    Both are the same chains of multiply-adds: each row has the bits of the
+    row computed alone, on each instruction set (the AVX2 set packs more
+    than 16 rows) and thread count."""
+    a = make_values(dtype, (m, k), (23, 1.0, 0.0))
+    b = make_values(dtype, (k, n), (24, 1.0, 0.0))
+    assert_matches_numpy(a, b)
+    with every_isa() as isas:
+        for isa in isas:
+            gufunc_matmul.set_num_threads(1)
+            whole = ours(a, b)
+            if isa != "avx2" or m <= 16:
+                rows = np.concatenate([ours(a[i:i + 1], b) for i in range(m)])
+                assert_bitwise_equal(rows, whole)
+            assert_same_bits_on_thread_counts(a, b, whole, (2, 3))
+
+
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
 @pytest.mark.parametrize("gram", [False, True], ids=["product", "gram"])
 def test_direct_split_by_columns_when_b_is_large(dtype, gram, restore_threads):
