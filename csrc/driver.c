@@ -1406,34 +1406,35 @@ static gm_problem fold_shared_matrix(const gm_problem *p)
  * 300) @ (300 x 40) 21.2 -> 10.1 (13.6); (12 x 75) @ (75 x 10) 2.95 ->
  * 2.25 (2.05).  Called on the transposed product, this finds its A in C
  * order and refuses, so the staging never recurses. */
-static int both_fortran_stages_c(const gm_problem *p, ptrdiff_t item)
+static int both_fortran_stages_c(const gm_problem *p, const gm_kernel *kern,
+                                 ptrdiff_t item)
 {
-    const gm_kernel *kern = gm_kernel_for(gm_family_of(p->type));
-    return p->m > kern->direct_max_rows && p->n >= 2 && p->m <= p->k
+    return p->m > kern->direct_max_rows && p->m <= p->k
            && p->a.row_stride == item && p->a.col_stride != item
            && p->b.row_stride == item && p->b.col_stride != item
            && p->c.col_stride == item
-           && (double)p->m * (double)p->n * (double)p->k <= kern->direct_rows_max_flops
-           && (double)p->batch * (double)p->m * (double)p->n * (double)item
-              <= GM_C_STAGED_MAX_BYTES;
+           && (double)p->m * (double)p->n * (double)p->k <= kern->direct_rows_max_flops;
 }
 
 static int stages_c(const gm_problem *p, int conjugate)
 {
     const ptrdiff_t item = (ptrdiff_t)gm_item_size(p->type);
-    const int real = is_real_float(p->type);
-    if (real && !conjugate && both_fortran_stages_c(p, item)) {
-        return 1;
-    }
-    /* More rows than GM_C_STAGED_MAX_COLS: the transposed product, with
-     * that many columns, is never staged in turn. */
-    if (!real || conjugate || p->n < 2 || p->m <= GM_C_STAGED_MAX_COLS || p->k < 1
-            || p->a.row_stride != item || p->a.col_stride == item
+    if (!is_real_float(p->type) || conjugate || p->n < 2
             || (double)p->batch * (double)p->m * (double)p->n * (double)item
                > GM_C_STAGED_MAX_BYTES) {
         return 0;
     }
-    const ptrdiff_t few = gm_kernel_for(gm_family_of(p->type))->direct_max_rows;
+    const gm_kernel *kern = gm_kernel_for(gm_family_of(p->type));
+    if (both_fortran_stages_c(p, kern, item)) {
+        return 1;
+    }
+    /* More rows than GM_C_STAGED_MAX_COLS: the transposed product, with
+     * that many columns, is never staged in turn. */
+    if (p->m <= GM_C_STAGED_MAX_COLS || p->k < 1
+            || p->a.row_stride != item || p->a.col_stride == item) {
+        return 0;
+    }
+    const ptrdiff_t few = kern->direct_max_rows;
     return few > 0 && (p->n <= few
                        || (p->n <= GM_C_STAGED_MAX_COLS && p->k >= GM_C_STAGED_DEEP));
 }
