@@ -447,6 +447,42 @@ def test_short_dot_products_have_the_bits_of_the_register_form(dtype, m, k, n,
         assert_bitwise_equal(ours(a_f, b), whole)
 
 
+def _vector_cases(dtype):
+    """(A, B) pairs whose vector operand is not contiguous along the depth,
+    against a matrix read as dot products."""
+    mk = lambda shape, seed: make_values(dtype, shape, (seed, 1.0, 0.0))  # noqa: E731
+    stack_of_columns = np.asfortranarray(mk((3, 250, 1), 26))
+    return {
+        "matrix @ strided vector": (mk((300, 400), 25), mk((1200,), 27)[::3]),
+        "stack @ Fortran-order columns": (mk((3, 16, 250), 28), stack_of_columns),
+        "strided row @ Fortran-order B": (mk((1, 1000), 29)[:, ::2],
+                                          np.asfortranarray(mk((500, 60), 30))),
+        "reversed vector @ Fortran-order B": (mk((700,), 31)[::-1],
+                                              np.asfortranarray(mk((700, 9), 32))),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
+@pytest.mark.parametrize("case", ["matrix @ strided vector", "stack @ Fortran-order columns",
+                                  "strided row @ Fortran-order B",
+                                  "reversed vector @ Fortran-order B"])
+def test_a_strided_vector_has_the_bits_of_a_contiguous_one(dtype, case, restore_threads):
+    """A vector operand whose elements are not adjacent, against a matrix
+    read as dot products, is copied contiguous rather than summed in the
+    scalar loop: the product has the bits of the one with a contiguous
+    vector, on each instruction set and thread count."""
+    a, b = _vector_cases(dtype)[case]
+    assert_matches_numpy(a, b)
+    contiguous = (np.ascontiguousarray(a), b) if b.ndim == 2 and b.shape[-1] > 1 \
+        else (a, np.ascontiguousarray(b))
+    with every_isa() as isas:
+        for _ in isas:
+            gufunc_matmul.set_num_threads(1)
+            whole = ours(*contiguous)
+            assert_bitwise_equal(ours(a, b), whole)
+            assert_same_bits_on_thread_counts(a, b, whole)
+
+
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFD"], ids=dtype_id)
 @pytest.mark.parametrize("m,k,n", [(40, 300, 1), (40, 300, 2), (2, 300, 40),
                                    (3, 300, 41), (7, 3000, 2), (33, 1207, 2),
