@@ -1501,6 +1501,76 @@ static int compute_staged_c(const gm_problem *p, atomic_int *fp_flags)
     return 0;
 }
 
+/* Stacks whose matrices interleave in memory, the stack's axis the
+ * fastest (a Fortran-order array, np.moveaxis(x, -1, 0)): each element of
+ * a matrix lies a whole stack away from the next, and the direct path
+ * ran its scalar loop on them (20000 float64 16 x 16 @ 16 x 16: 81 ms,
+ * NumPy 40, C order 8).  Such operands of matrices for the direct path
+ * are copied in C order, a chunk of GM_INTERLEAVED_CHUNK_BYTES of matrices
+ * at a time, each chunk copied and computed by one thread: copying matrix
+ * s then s + 1 reads the same lines of the stack, which stay in L1.
+ * Larger matrices are packed, which absorbs any layout (float64 5000 x
+ * 32 x 32: 20 ms so, 22 copied). */
+#define GM_INTERLEAVED_CHUNK_BYTES (256 * 1024)
+
+static int interleaved(const gm_operand *op, ptrdiff_t item)
+{
+    return op->batch_stride == item || op->batch_stride == -item;
+}
+
+typedef struct interleaved_job {
+    const gm_problem *p;
+    ptrdiff_t chunk;   /* matrices a unit */
+} interleaved_job;
+
+static void interleaved_unit(void *ctx, ptrdiff_t unit, int slot)
+{
+    const interleaved_job *job = (const interleaved_job *)ctx;
+    const gm_problem *p = job->p;
+    const ptrdiff_t item = (ptrdiff_t)gm_item_size(p->type);
+    const ptrdiff_t first = unit * job->chunk, count = min_pd(job->chunk, p->batch - first);
+    gm_problem part = *p;
+    (void)slot;
+    part.batch = count;
+    part.a.data += first * p->a.batch_stride;
+    part.b.data += first * p->b.batch_stride;
+    part.c.data += first * p->c.batch_stride;
+    void *a_copy = NULL, *b_copy = NULL;
+    if (interleaved(&p->a, item)) {
+        a_copy = copy_to_rows(&part, &part.a, p->m, p->k);
+    }
+    if (interleaved(&p->b, item)) {
+        b_copy = copy_to_rows(&part, &part.b, p->k, p->n);
+    }
+    /* (Out of memory, the operand as it lies.) */
+    path_plan plan;
+    plan_path(&part, 0, &plan);
+    run_serial(&plan.laid_out, plan.kern, 0, plan.laid_out.batch, plan.blocked);
+    free(a_copy);
+    free(b_copy);
+}
+
+/* Runs the product as interleaved chunks, or returns 0 for the other
+ * paths. */
+static int compute_interleaved(const gm_problem *p, int conjugate, atomic_int *fp_flags)
+{
+    const ptrdiff_t item = (ptrdiff_t)gm_item_size(p->type);
+    const double flops = (double)p->m * (double)p->n * (double)p->k;
+    if (conjugate || p->batch < 2 || (item != 4 && item != 8 && item != 16) || p->k < 1
+            || flops > gm_kernel_for(gm_family_of(p->type))->direct_max_flops
+            || !(interleaved(&p->a, item) || interleaved(&p->b, item))) {
+        return 0;
+    }
+    const double matrix_bytes = (double)(p->m * p->k + p->k * p->n) * (double)item;
+    interleaved_job job = {p, (ptrdiff_t)(GM_INTERLEAVED_CHUNK_BYTES / matrix_bytes)};
+    job.chunk = job.chunk < 1 ? 1 : job.chunk;
+    const int threads = gm_threads_begin(flops * (double)p->batch, 1);
+    add_flags(fp_flags, gm_parallel_for(threads, ceil_div(p->batch, job.chunk),
+                                        interleaved_unit, &job));
+    gm_threads_end();
+    return 1;
+}
+
 /* Computes the product (of conj(A) when `conjugate`) on the chosen path and
  * threads.  Floating-point flags raised on other threads are added to
  * *fp_flags. */
@@ -1509,6 +1579,9 @@ static void compute(const gm_problem *given, int conjugate,
 {
     const gm_problem folded = conjugate ? *given : fold_shared_matrix(given);
     const gm_problem *problem = &folded;
+    if (compute_interleaved(problem, conjugate, fp_flags)) {
+        return;
+    }
     if (stages_c(problem, conjugate) && compute_staged_c(problem, fp_flags) == 0) {
         return;
     }
