@@ -657,23 +657,21 @@ static const float gm_minus_one_float = -1.0f;
         ptrdiff_t bytes, const int conj, const int nv, const int fetch)       \
     {                                                                         \
         ptrdiff_t i = 0;                                                      \
-        if (fetch && m >= GM_ROWS_GROUP) {                                    \
-            NAME##_rows_block(s, si, sp, b, brs, k, c, crs, bytes, conj,      \
-                              GM_ROWS_GROUP, nv, 1);                          \
-            i = GM_ROWS_GROUP;                                                \
-        }                                                                     \
+        int f = fetch;   /* the first group only: the others read L2 */    \
         for (; i + GM_ROWS_GROUP <= m; i += GM_ROWS_GROUP) {                  \
             NAME##_rows_block(s + i * si, si, sp, b, brs, k, c + i * crs,     \
-                              crs, bytes, conj, GM_ROWS_GROUP, nv, 0);        \
+                              crs, bytes, conj, GM_ROWS_GROUP, nv, f);        \
+            f = 0;                                                            \
         }                                                                     \
         if (m - i >= 2) {                                                     \
             NAME##_rows_block(s + i * si, si, sp, b, brs, k, c + i * crs,     \
-                              crs, bytes, conj, 2, nv, fetch && i == 0);      \
+                              crs, bytes, conj, 2, nv, f);                    \
+            f = 0;                                                            \
             i += 2;                                                           \
         }                                                                     \
         if (i < m) {                                                          \
             NAME##_rows_block(s + i * si, si, sp, b, brs, k, c + i * crs,     \
-                              crs, bytes, conj, 1, nv, fetch && i == 0);      \
+                              crs, bytes, conj, 1, nv, f);                    \
         }                                                                     \
     }                                                                         \
     static inline __attribute__((always_inline)) void NAME##_rows_impl(       \
