@@ -921,6 +921,14 @@ static double operand_bytes(const gm_problem *p, const gm_operand *op,
     return (double)copies * (double)rows * (double)cols * (double)gm_item_size(p->type);
 }
 
+/* An operand of rows x cols matrices in rows (C order) at `data`, one
+ * after another when `stacked`, else one for the whole stack. */
+static gm_operand in_rows(char *data, ptrdiff_t rows, ptrdiff_t cols,
+                          ptrdiff_t item, int stacked)
+{
+    return (gm_operand){data, stacked ? rows * cols * item : 0, cols * item, item};
+}
+
 /* The operand (rows x cols of every matrix) copied in rows, or NULL when
  * out of memory.  On success *op reads the copy. */
 static void *copy_to_rows(const gm_problem *p, gm_operand *op, ptrdiff_t rows,
@@ -972,8 +980,7 @@ static void *copy_to_rows(const gm_problem *p, gm_operand *op, ptrdiff_t rows,
             }
         }
     }
-    *op = (gm_operand){copy, copies == 1 ? 0 : matrix_bytes, row_bytes,
-                       (ptrdiff_t)item};
+    *op = in_rows(copy, rows, cols, (ptrdiff_t)item, copies > 1);
     return copy;
 }
 
@@ -1483,7 +1490,7 @@ static int compute_staged_c(const gm_problem *p, atomic_int *fp_flags)
         return -1;
     }
     gm_problem t = transposed(p);
-    t.c = (gm_operand){staged, matrix_bytes, row_bytes, item};
+    t.c = in_rows(staged, p->n, p->m, item, 1);
     compute(&t, 0, fp_flags);
     for (ptrdiff_t s = 0; s < p->batch; ++s) {
         const char *from = staged + s * matrix_bytes;
@@ -1588,11 +1595,11 @@ static int compute_interleaved(const gm_problem *p, int conjugate, atomic_int *f
     gm_problem staged = *p;
     double interleaved_bytes = 0.0;
     if (interleaved(&p->a, item)) {
-        staged.a = (gm_operand){p->a.data, p->m * p->k * item, p->k * item, item};
+        staged.a = in_rows(p->a.data, p->m, p->k, item, 1);
         interleaved_bytes += (double)p->batch * (double)(p->m * p->k * item);
     }
     if (interleaved(&p->b, item)) {
-        staged.b = (gm_operand){p->b.data, p->k * p->n * item, p->n * item, item};
+        staged.b = in_rows(p->b.data, p->k, p->n, item, 1);
         interleaved_bytes += (double)p->batch * (double)(p->k * p->n * item);
     }
     const gm_problem staged_laid_out = direct_layout(&staged, 0);
