@@ -9,6 +9,9 @@
  *         for each row block of mc rows of A and C:       (split over threads)
  *           pack A (mc x kc) into mr-tall micro-panels
  *           for each micro-tile: C tile (+)= A panel . B panel
+ * Few rows (late B): the threads pack all rows of A for a depth block,
+ * then each packs one B micro-panel at a time and runs every row's tiles
+ * down it, so that B never goes through a block too large for L2.
  * Each element of C is summed in one order, p = 0 .. k-1, whatever the
  * number of threads: the depth loop is never split, so results are bitwise
  * the same for any thread count.
@@ -109,6 +112,10 @@ typedef struct blocking {
      * each with the whole depth loop and packed panels of its own. */
     int own;
     ptrdiff_t col_parts;
+    /* Late B (see late_b_step_unit): one row block of every row, whose A
+     * block the threads pack together, and each B micro-panel packed by
+     * the thread that uses it, just before. */
+    int late_b;
 } blocking;
 
 /* Products of at least this many depth blocks whose step of the shared
@@ -196,6 +203,24 @@ static ptrdiff_t depth_block(const gm_kernel *kern, const gm_problem *p)
     return fits / 8 * 8;
 }
 
+/* Late B (see late_b_step_unit) where the packed A block of all rows
+ * stays in L2 beside the B micro-panel (less than 1 MiB: float64 (256 x
+ * 512) @ (512 x 2048), 1 MiB, ran 0.94-0.99 times as fast late), and
+ * the packed B block would not: with a B block of 512 KiB it lost
+ * (float64 (384 x 256) @ (256 x 256): 0.60 ms in shared steps, 0.67
+ * late). */
+#define GM_LATE_B_A_BYTES (1024.0 * 1024.0)
+#define GM_LATE_B_MIN_B_BYTES (512.0 * 1024.0)
+
+static int late_b_pays(const gm_kernel *kern, const gm_problem *p, ptrdiff_t kc)
+{
+    const double a_bytes = (double)(ceil_div(p->m, kern->mr) * kern->mr) * (double)kc
+                           * (double)kern->packed_size;
+    return a_bytes < GM_LATE_B_A_BYTES
+           && b_block_bytes(kern, block_panels(kern, p), (double)kc) > GM_LATE_B_MIN_B_BYTES
+           && !symmetric_product(p);
+}
+
 /* The kernel's block sizes trimmed to the matrix.  Rows are cut into
  * blocks of nearly equal numbers of micro-tiles, a multiple of the thread
  * count of them (at least two per thread), so that the threads finish
@@ -249,6 +274,12 @@ static blocking plan_blocks(const gm_kernel *kern, const gm_problem *p,
         bl.mc = ceil_div(tiles, bl.row_blocks) * kern->mr;
         bl.nc = ceil_div(panels, bl.col_parts) * kern->nr;
     }
+    bl.late_b = 0;
+    if (!bl.own && late_b_pays(kern, p, kc)) {
+        bl.late_b = 1;
+        bl.row_blocks = 1;
+        bl.mc = tiles * kern->mr;
+    }
     return bl;
 }
 
@@ -268,15 +299,17 @@ static void row_block_range(const gm_kernel *kern, const blocking *bl,
 /* Working memory of one thread: an A block and one spare C tile. */
 typedef struct thread_space {
     char *a_pack;
-    char *b_pack;   /* own blocks only */
+    char *b_pack;   /* own blocks; late B: one micro-panel */
     char *tile;
 } thread_space;
 
-/* One allocation holds the shared B panel and every thread's space.  Its
- * size is bounded by the block sizes, so this arithmetic cannot overflow. */
+/* One allocation holds the shared block (of B, or of A for late B) and
+ * every thread's space.  Its size is bounded by the block sizes, so this
+ * arithmetic cannot overflow. */
 typedef struct workspace {
     void *raw;
-    char *b_pack;
+    char *b_pack;   /* shared steps */
+    char *a_pack;   /* late B */
     thread_space threads[GM_MAX_THREADS];
 } workspace;
 
@@ -286,27 +319,39 @@ static int workspace_alloc(workspace *ws, const gm_kernel *kern,
     size_t b_bytes = round_up_size((size_t)(bl->kc * bl->nc) * kern->packed_size);
     size_t a_bytes = round_up_size((size_t)(bl->mc * bl->kc) * kern->packed_size);
     size_t t_bytes = round_up_size((size_t)(kern->mr * kern->nr) * kern->acc_size);
-    /* own blocks: a B panel per thread rather than one shared */
-    const size_t shared_b = bl->own ? 0 : b_bytes, own_b = bl->own ? b_bytes : 0;
-    ws->raw = malloc(shared_b + (size_t)threads * (a_bytes + own_b + t_bytes) + GM_ALIGN);
+    /* Own blocks: a B block per thread rather than one shared.  Late B:
+     * one shared A block, and a B micro-panel per thread. */
+    size_t shared = b_bytes, own_a = a_bytes, own_b = 0;
+    if (bl->own) {
+        shared = 0;
+        own_b = b_bytes;
+    }
+    else if (bl->late_b) {
+        shared = a_bytes;
+        own_a = 0;
+        own_b = round_up_size((size_t)(kern->nr * bl->kc) * kern->packed_size);
+    }
+    ws->raw = malloc(shared + (size_t)threads * (own_a + own_b + t_bytes) + GM_ALIGN);
     if (ws->raw == NULL) {
         return -1;
     }
     uintptr_t base = ((uintptr_t)ws->raw + GM_ALIGN - 1) & ~(uintptr_t)(GM_ALIGN - 1);
     char *cursor = (char *)base;
-    ws->b_pack = bl->own ? NULL : cursor;
-    cursor += shared_b;
+    ws->b_pack = bl->own || bl->late_b ? NULL : cursor;
+    ws->a_pack = bl->late_b ? cursor : NULL;
+    cursor += shared;
     for (int t = 0; t < threads; ++t) {
-        ws->threads[t].a_pack = cursor;
-        ws->threads[t].b_pack = bl->own ? cursor + a_bytes : NULL;
+        ws->threads[t].a_pack = own_a > 0 ? cursor : NULL;
+        cursor += own_a;
+        ws->threads[t].b_pack = own_b > 0 ? cursor : NULL;
         cursor += own_b;
-        ws->threads[t].tile = cursor + a_bytes;
+        ws->threads[t].tile = cursor;
         /* Edge tiles load only their live part into the spare tile, and
          * the kernel adds to all of it: whatever malloc left in the rest
          * (a signalling NaN, an x87 unnormal) would raise "invalid" and
          * make the driver redo the product the plain way. */
         memset(ws->threads[t].tile, 0, t_bytes);
-        cursor += a_bytes + t_bytes;
+        cursor += t_bytes;
     }
     return 0;
 }
@@ -431,6 +476,37 @@ static void compute_rows_in_place(const gm_kernel *kern, const gm_operand *a,
     }
 }
 
+/* The tiles of rows [ic, ic + mb) down the column panel of `cols` columns
+ * from column j: packed A block times packed B micro-panel.  `next_cols`:
+ * the width of the panel to the right that the same rows work on next
+ * (0: none), whose C the last tile fetches. */
+static void panel_tiles(const gm_kernel *kern, const c_target *c,
+                        const thread_space *ts, const char *a_pack,
+                        const char *b_panel, ptrdiff_t ic, ptrdiff_t mb,
+                        ptrdiff_t kb, ptrdiff_t j, ptrdiff_t cols,
+                        ptrdiff_t next_cols, int accumulate)
+{
+    const int mr = kern->mr;
+    const size_t a_panel_bytes = (size_t)(mr * kb) * kern->packed_size;
+    char *c_col = c->data + j * c->col_stride;
+    const ptrdiff_t last_col = j + cols - 1;
+    for (ptrdiff_t i0 = 0; i0 < mb; i0 += mr, a_pack += a_panel_bytes) {
+        if (c->upper && ic + i0 > last_col) {
+            break;    /* this tile and the ones below it */
+        }
+        if (i0 + mr < mb) {
+            prefetch_tile(kern, c, c_col + (ic + i0 + mr) * c->row_stride,
+                          min_pd(mr, mb - i0 - mr), cols);
+        }
+        else if (next_cols > 0) {
+            prefetch_tile(kern, c, c_col + cols * c->col_stride + ic * c->row_stride,
+                          min_pd(mr, mb), next_cols);
+        }
+        run_tile(kern, c, kb, a_pack, 0, b_panel, c_col + (ic + i0) * c->row_stride,
+                 min_pd(mr, mb - i0), cols, accumulate, ts->tile);
+    }
+}
+
 /* Rows [ic, ic + mb) of the current (depth block, column panel), across
  * the packed micro-panels [first_panel, last_panel) of B. */
 static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
@@ -441,7 +517,6 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
                               ptrdiff_t last_panel)
 {
     const int mr = kern->mr, nr = kern->nr;
-    const size_t a_panel_bytes = (size_t)(mr * kb) * kern->packed_size;
     const size_t b_panel_bytes = (size_t)(nr * kb) * kern->packed_size;
     const ptrdiff_t j_end = min_pd(nb, last_panel * nr);
     if (c->upper && ic > jc + j_end - 1) {
@@ -456,25 +531,9 @@ static void compute_row_block(const gm_kernel *kern, const gm_operand *a,
                  a->row_stride, a->col_stride, mb, kb, mr, ts->a_pack);
     const char *b_panel = b_pack + (size_t)first_panel * b_panel_bytes;
     for (ptrdiff_t j0 = first_panel * nr; j0 < j_end; j0 += nr, b_panel += b_panel_bytes) {
-        char *c_col = c->data + (jc + j0) * c->col_stride;
-        const char *a_panel = ts->a_pack;
-        const ptrdiff_t last_col = jc + j0 + min_pd(nr, nb - j0) - 1;
-        for (ptrdiff_t i0 = 0; i0 < mb; i0 += mr, a_panel += a_panel_bytes) {
-            if (c->upper && ic + i0 > last_col) {
-                break;    /* this tile and the ones below it */
-            }
-            if (i0 + mr < mb) {
-                prefetch_tile(kern, c, c_col + (ic + i0 + mr) * c->row_stride,
-                              min_pd(mr, mb - i0 - mr), min_pd(nr, nb - j0));
-            }
-            else if (j0 + nr < j_end) {
-                prefetch_tile(kern, c, c_col + nr * c->col_stride + ic * c->row_stride,
-                              min_pd(mr, mb), min_pd(nr, nb - j0 - nr));
-            }
-            run_tile(kern, c, kb, a_panel, 0, b_panel, c_col + (ic + i0) * c->row_stride,
-                     min_pd(mr, mb - i0), min_pd(nr, nb - j0), pc > 0,
-                     ts->tile);
-        }
+        panel_tiles(kern, c, ts, ts->a_pack, b_panel, ic, mb, kb, jc + j0,
+                    min_pd(nr, nb - j0), j0 + nr < j_end ? min_pd(nr, nb - j0 - nr) : 0,
+                    pc > 0);
     }
 }
 
@@ -497,6 +556,7 @@ typedef struct blocked_step {
     const blocked_job *job;
     ptrdiff_t jc, nb, pc, kb, panels;
     ptrdiff_t col_chunks;   /* ranges of panels per row block */
+    ptrdiff_t a_tiles;      /* late B: micro-panels of the A block */
     atomic_ptrdiff_t packed;
 } blocked_step;
 
@@ -540,6 +600,35 @@ static void blocked_step_unit(void *ctx, ptrdiff_t unit, int slot)
                       st->pc, st->kb, st->jc, st->nb,
                       st->panels * chunk / chunks,
                       st->panels * (chunk + 1) / chunks);
+}
+
+/* Late B: units [0, a_tiles) pack the A block's micro-panels, each
+ * other unit packs one micro-panel of B into the thread's own buffer and
+ * runs every row's tiles down it once the A block is packed.  For few
+ * rows, the shared steps write a B block too large for L2 and read it
+ * back from L3 while each panel serves only a few tiles: float64 (128 x
+ * 1024) @ (1024 x 1024) spent a fifth of its time packing B. */
+static void late_b_step_unit(void *ctx, ptrdiff_t unit, int slot)
+{
+    blocked_step *st = (blocked_step *)ctx;
+    const blocked_job *job = st->job;
+    const gm_kernel *kern = job->kern;
+    const size_t a_panel_bytes = (size_t)(kern->mr * st->kb) * kern->packed_size;
+    if (unit < st->a_tiles) {
+        const gm_operand *a = job->a;
+        const ptrdiff_t i0 = unit * kern->mr;
+        kern->pack_a(a->data + i0 * a->row_stride + st->pc * a->col_stride,
+                     a->row_stride, a->col_stride, min_pd(kern->mr, job->m - i0),
+                     st->kb, kern->mr, job->ws->a_pack + (size_t)unit * a_panel_bytes);
+        atomic_fetch_add_explicit(&st->packed, 1, memory_order_release);
+        return;
+    }
+    const thread_space *ts = &job->ws->threads[slot];
+    const ptrdiff_t j0 = (unit - st->a_tiles) * kern->nr, cols = min_pd(kern->nr, st->nb - j0);
+    pack_b_columns(job, st->pc, st->kb, st->jc + j0, cols, ts->b_pack);
+    gm_wait_for_count(&st->packed, st->a_tiles);
+    panel_tiles(kern, job->c, ts, job->ws->a_pack, ts->b_pack, 0, job->m, st->kb,
+                st->jc + j0, cols, 0, st->pc > 0);
 }
 
 /* Own blocks: deep products of a small C, where the shared steps above
@@ -601,6 +690,12 @@ static void blocked_matrix(const gm_kernel *kern, const blocking *bl,
                 st.col_chunks = min_pd(st.panels, ceil_div(2 * threads, row_blocks));
             }
             atomic_init(&st.packed, 0);
+            if (bl->late_b) {
+                st.a_tiles = ceil_div(m, kern->mr);
+                add_flags(fp_flags, gm_parallel_for(threads, st.a_tiles + st.panels,
+                                                    late_b_step_unit, &st));
+                continue;
+            }
             add_flags(fp_flags, gm_parallel_for(threads,
                                                 st.panels + row_blocks * st.col_chunks,
                                                 blocked_step_unit, &st));
