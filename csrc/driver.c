@@ -1215,7 +1215,8 @@ static int direct_rows_fit(const gm_kernel *kern, const gm_problem *p,
                            double b_bytes)
 {
     const ptrdiff_t rows = kern->direct_rows_max_rows;
-    return p->m <= rows
+    return (p->m <= rows && (2 * p->m <= rows || kern->direct_rows_b_bytes == 0
+                             || b_bytes <= kern->direct_rows_b_bytes))
            || (p->m <= 2 * rows && p->n <= 4 * kern->nr
                && b_bytes <= GM_DIRECT_SHARED_B_BYTES)
            || (p->m <= kern->direct_mid_rows && b_bytes <= kern->direct_mid_bytes

@@ -110,6 +110,10 @@ typedef struct gm_kernel {
      * depth from L2, and packing a deep or wide B for few rows costs more
      * than the rows' reads. */
     int direct_rows_max_rows;
+    /* Optional: more than half of those rows take it only where B has at
+     * most this many bytes; the packed path packs each micro-panel of a
+     * larger B just before its tiles use it (late B, see driver.c). */
+    double direct_rows_b_bytes;
     /* Optional: up to this many rows also take it when B and C have at
      * most direct_mid_bytes bytes each (B a quarter of that if its rows are
      * a multiple of 4 KiB apart), where the packed path's packing and edge

@@ -858,6 +858,7 @@ static const gm_kernel avx512_f32 = {
     AVX512_F32_KERNELS,
     .direct = direct_f32,
     .direct_rows_max_rows = 64,
+    .direct_rows_b_bytes = 1024.0 * 1024.0,
 };
 
 /* With AVX-512 in two halves (Zen 4), the direct loops pass the packed
