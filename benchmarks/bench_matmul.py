@@ -73,6 +73,9 @@ def all_cases() -> List[BenchCase]:
     # Deep products of few rows: packing B would cost more than the rows' reads.
     cases += [rect_case("float64", 16, 100000, 16), rect_case("float32", 32, 20000, 32),
               rect_case("float32", 8, 20000, 200)]
+    # A batch of rows through a layer's weights: B too large to pack whole.
+    cases += [rect_case("float64", 128, 1000, 1000), rect_case("float32", 64, 1000, 2048),
+              rect_case("complex64", 100, 1000, 1000)]
     # Gram matrices: one triangle computed, the other mirrored.
     cases += [gram_case("float64", 20000, 256), gram_case("float32", 100000, 64)]
     # Small squares, where the fixed cost of a call shows.
