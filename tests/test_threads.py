@@ -574,22 +574,26 @@ def test_dot_products_grouped_either_way_give_the_same_bits(dtype, m, k, n,
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 8, 9])
-def test_shallow_products_have_the_bits_of_narrow_ones(dtype, k, restore_threads):
-    """Products of depth at most 8 run row by row across all of B: every
-    element is the same chain of multiply-adds as in a product of 16
-    columns or fewer (blocks of rows), or of one row, for every thread
+@pytest.mark.parametrize("m, n", [(301, 158), (1100, 1001)], ids=["C-in-L2", "C-of-MBs"])
+def test_shallow_products_have_the_bits_of_narrow_ones(dtype, k, m, n, restore_threads):
+    """Products of depth at most 8 run row by row across all of B (on
+    the AVX-512 set, where C is larger than 4 MiB): every element is the
+    same chain of multiply-adds as in a product of 16 columns or fewer
+    (blocks of rows), or of one row, on every instruction set and thread
     count; columns past the last whole vector included."""
-    m, n = 301, 158
     a = make_values(dtype, (m, k), (23, 1.0, 0.0))
     b = make_values(dtype, (k, n), (24, 1.0, 0.0))
     assert_matches_numpy(a, b)
-    gufunc_matmul.set_num_threads(1)
-    whole = ours(a, b)
-    strips = np.concatenate([ours(a, b[:, j:j + 16]) for j in range(0, n, 16)], axis=1)
-    assert_bitwise_equal(strips, whole)
-    rows = np.concatenate([ours(a[i:i + 1], b) for i in range(0, m, 7)])
-    assert_bitwise_equal(rows, whole[::7])
-    assert_same_bits_on_thread_counts(a, b, whole)
+    with every_isa() as isas:
+        for isa in isas:
+            gufunc_matmul.set_num_threads(1)
+            whole = ours(a, b)
+            strips = np.concatenate([ours(a, b[:, j:j + 16]) for j in range(0, n, 16)],
+                                    axis=1)
+            assert_bitwise_equal(strips, whole)
+            rows = np.concatenate([ours(a[i:i + 1], b) for i in range(0, m, 7)])
+            assert_bitwise_equal(rows, whole[::7])
+            assert_same_bits_on_thread_counts(a, b, whole)
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fdFDhlg"], ids=dtype_id)

@@ -41,8 +41,8 @@ X86_AVX2_SOURCES = ["kernels_avx2.c"]
 X86_AVX512_SOURCES = ["kernels_avx512.c", "kernels_avx512_int.c"]
 NEON_SOURCES = ["kernels_neon.c"]
 HEADERS = ["gufunc_matmul.h", "gm_blocks.h", "gm_half.h", "gm_kernel.h",
-           "gm_threads.h", "gm_stream.h", "gm_short_dots.h", "gm_pack_x86.h",
-           "generic_real.inc", "generic_complex.inc"]
+           "gm_threads.h", "gm_stream.h", "gm_short_dots.h", "gm_shallow.h",
+           "gm_pack_x86.h", "generic_real.inc", "generic_complex.inc"]
 NOT_VENDORED = {"module.c", "meson.build"}   # the Python module and its build
 
 AVX2_FLAGS = ["-mavx2", "-mfma", "-mf16c"]
