@@ -440,7 +440,7 @@ int main(int argc, char **argv)
             /* Few rows of a B whose packed block outgrows L2 (the late-B
              * steps), past the random cases' size. */
             unsigned long long x = next_random();
-            run_case(t, 1, 61, 700, 600, (int)(x % NUM_LAYOUTS),
+            run_case(t, 1, 57, 440, 300, (int)(x % NUM_LAYOUTS),
                      (int)((x >> 8) % NUM_LAYOUTS), (int)((x >> 16) % NUM_LAYOUTS),
                      0, (x >> 24) % 3 == 0, isa_names[ii]);
         }
