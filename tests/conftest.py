@@ -6,7 +6,7 @@ Choose one with the environment variable GUFUNC_MATMUL_HYPOTHESIS_PROFILE:
   few minutes on two cores.
 - ``ci``: the same amount of work, derandomized (the same examples on every
   run) and without the example database, so that CI is reproducible.
-- ``sanitized``: the ``ci`` examples cut to 50 per property, for the run
+- ``sanitized``: the ``ci`` examples cut to 25 per property, for the run
   under AddressSanitizer (several times slower), which looks for memory
   errors rather than wrong values: CI runs the full ``ci`` profile too.
 - ``long``: several thousand examples per property, for a soak run.
@@ -24,7 +24,7 @@ _common = dict(
 settings.register_profile("default", max_examples=200, **_common)
 settings.register_profile("ci", max_examples=200, derandomize=True,
                           database=None, **_common)
-settings.register_profile("sanitized", max_examples=50, derandomize=True,
+settings.register_profile("sanitized", max_examples=25, derandomize=True,
                           database=None, **_common)
 settings.register_profile("long", max_examples=5000, **_common)
 
