@@ -1079,6 +1079,30 @@ static void *copy_to_rows(const gm_problem *p, gm_operand *op, ptrdiff_t rows,
     return copy;
 }
 
+/* B of at most nr columns (depth contiguous, as b_in_rows takes it) in
+ * rows of a micro-panel of the blocked path, nr or nr / 2 wide, the
+ * columns beyond n zero: the kernel's packing transposes in registers,
+ * where copy_to_rows moves one element at a time (float32 (43 x 945) @
+ * (945 x 16), B in Fortran order, spent as long copying B as computing).
+ * NULL when out of memory; on success *p reads the copy. */
+static void *b_packed_in_rows(gm_problem *p, const gm_kernel *kern)
+{
+    const ptrdiff_t panel = 2 * p->n <= kern->nr ? kern->nr / 2 : kern->nr;
+    const ptrdiff_t copies = p->b.batch_stride == 0 ? 1 : p->batch;
+    const ptrdiff_t matrix_bytes = p->k * panel * (ptrdiff_t)kern->packed_size;
+    char *copy = malloc((size_t)(copies * matrix_bytes));
+    if (copy == NULL) {
+        return NULL;
+    }
+    for (ptrdiff_t s = 0; s < copies; ++s) {
+        kern->pack_b(p->b.data + s * p->b.batch_stride, p->b.col_stride, p->b.row_stride,
+                     p->n, p->k, (int)panel, copy + s * matrix_bytes);
+    }
+    p->b = (gm_operand){copy, copies > 1 ? matrix_bytes : 0,
+                        panel * (ptrdiff_t)kern->packed_size, (ptrdiff_t)kern->packed_size};
+    return copy;
+}
+
 /* Whether copying B in rows pays for dot products shallower than the
  * kernel's short_dot_depth, which are scalar chains with the bits of the
  * register form: about one cycle for two multiply-adds an element, against
@@ -1115,6 +1139,9 @@ static void *b_in_rows(gm_problem *p, const gm_kernel *kern,
                        && rows_beat_dots(kern, p, item);
     if (!pays || operand_bytes(p, &p->b, p->k, p->n) > GM_B_ROWS_COPY_MAX_BYTES) {
         return NULL;
+    }
+    if (p->n > kern->nr / 4 && p->n <= kern->nr && kern->packed_size == (size_t)item) {
+        return b_packed_in_rows(p, kern);
     }
     return copy_to_rows(p, &p->b, p->k, p->n);
 }

@@ -203,7 +203,8 @@ GM_INLINE void pack_copy(const char *src, ptrdiff_t rs, ptrdiff_t ds,
     }
 }
 
-/* Specialises pack_copy for the two panel heights a kernel uses. */
+/* Specialises pack_copy for the panel heights a kernel uses (half of nr:
+ * B copied for the direct path, see b_packed_in_rows in driver.c). */
 #define GM_DEFINE_PACK_COPY(name, es, mr, nr)                               \
     static void name(const char *src, ptrdiff_t rs, ptrdiff_t ds,           \
                      ptrdiff_t rows, ptrdiff_t depth, int panel, void *dst) \
@@ -213,6 +214,9 @@ GM_INLINE void pack_copy(const char *src, ptrdiff_t rs, ptrdiff_t ds,
         }                                                                   \
         else if (panel == (nr)) {                                           \
             pack_copy(src, rs, ds, rows, depth, (nr), (es), (char *)dst);   \
+        }                                                                   \
+        else if (panel == (nr) / 2) {                                       \
+            pack_copy(src, rs, ds, rows, depth, (nr) / 2, (es), (char *)dst); \
         }                                                                   \
         else {                                                              \
             pack_copy(src, rs, ds, rows, depth, panel, (es), (char *)dst);  \

@@ -437,23 +437,39 @@ def test_same_bits_for_every_thread_count_fortran_b(dtype, restore_threads):
         assert_bitwise_equal(r, results[0])
 
 
-@pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
-@pytest.mark.parametrize("shapes", [((2000, 24), (24, 8)), ((500, 2000), (2000, 12)),
-                                    ((3, 300, 20), (3, 20, 6)), ((4, 90, 20), (20, 6))],
-                         ids=["short", "deep", "stack", "shared-b"])
+FEW_COLUMNS_CASES = [
+    (dtype, shapes) for dtype in "fd"
+    for shapes in [((2000, 24), (24, 8)), ((500, 2000), (2000, 12)),
+                   ((3, 300, 20), (3, 20, 6)), ((4, 90, 20), (20, 6))]
+] + [
+    # Copied as packed micro-panels: whole panels of the AVX2 sets and
+    # half ones of AVX-512, some padded (gathered where strided).
+    ("f", ((43, 945), (945, 16))), ("f", ((100, 100), (100, 14))),
+    ("d", ((2, 64, 500), (2, 500, 11))), ("d", ((60, 300), (300, 12))),
+    ("d", ((2, 64, 500), (2, 500, 6))),
+]
+
+
+@pytest.mark.parametrize("dtype, shapes", FEW_COLUMNS_CASES,
+                         ids=[f"{c}-{'x'.join(map(str, s[0]))}@{'x'.join(map(str, s[1]))}"
+                              for c, s in FEW_COLUMNS_CASES])
 def test_many_rows_of_few_columns_fortran_b(dtype, shapes, restore_threads):
     """Many rows times a B of few columns in Fortran order: B is copied
     with contiguous columns when the broadcast form is faster than dot
-    products.  Then every element is the same one sum as with B in C
-    order, for every thread count."""
+    products (in rows of a packed micro-panel, zero beyond n, where B is
+    wider than a quarter of one).  Then every element is the same one sum
+    as with B in C order, on every instruction set and thread count."""
+    dtype = np.dtype(dtype)
     a = make_values(dtype, shapes[0], (11, 1.0, 0.0))
     b = make_values(dtype, shapes[1], (12, 1.0, 0.0))
     b_fortran = np.swapaxes(np.swapaxes(b, -1, -2).copy(), -1, -2)
     assert b_fortran.strides[-2] == b.itemsize
     assert_matches_numpy(a, b_fortran)
-    for n in THREAD_COUNTS:
-        gufunc_matmul.set_num_threads(n)
-        assert_bitwise_equal(ours(a, b_fortran), ours(a, b))
+    with every_isa() as isas:
+        for _ in isas:
+            for n in THREAD_COUNTS:
+                gufunc_matmul.set_num_threads(n)
+                assert_bitwise_equal(ours(a, b_fortran), ours(a, b))
 
 
 @pytest.mark.parametrize("dtype", [np.dtype(c) for c in "fd"], ids=dtype_id)
