@@ -1079,12 +1079,20 @@ static void *copy_to_rows(const gm_problem *p, gm_operand *op, ptrdiff_t rows,
     return copy;
 }
 
-/* B of at most nr columns (depth contiguous, as b_in_rows takes it) in
- * rows of a micro-panel of the blocked path, nr or nr / 2 wide, the
- * columns beyond n zero: the kernel's packing transposes in registers,
- * where copy_to_rows moves one element at a time (float32 (43 x 945) @
- * (945 x 16), B in Fortran order, spent as long copying B as computing).
- * NULL when out of memory; on success *p reads the copy. */
+/* B of at most nr columns in rows of a micro-panel of the blocked path,
+ * nr or nr / 2 wide, the columns beyond n zero: the kernel's packing
+ * transposes in registers (depth contiguous) or gathers (strided), where
+ * copy_to_rows moves one element at a time (float32 (43 x 945) @ (945 x
+ * 16), B in Fortran order, spent as long copying B as computing).  For
+ * real floats, whose packed elements are the stored ones, and a B wider
+ * than a quarter of a panel, which bounds the padding. */
+static int packs_in_rows(const gm_problem *p, const gm_kernel *kern)
+{
+    return is_real_float(p->type) && kern->packed_size == gm_item_size(p->type)
+           && p->n > kern->nr / 4 && p->n <= kern->nr;
+}
+
+/* The copy above; NULL when out of memory, on success *p reads it. */
 static void *b_packed_in_rows(gm_problem *p, const gm_kernel *kern)
 {
     const ptrdiff_t panel = 2 * p->n <= kern->nr ? kern->nr / 2 : kern->nr;
@@ -1140,7 +1148,7 @@ static void *b_in_rows(gm_problem *p, const gm_kernel *kern,
     if (!pays || operand_bytes(p, &p->b, p->k, p->n) > GM_B_ROWS_COPY_MAX_BYTES) {
         return NULL;
     }
-    if (p->n > kern->nr / 4 && p->n <= kern->nr && kern->packed_size == (size_t)item) {
+    if (packs_in_rows(p, kern)) {
         return b_packed_in_rows(p, kern);
     }
     return copy_to_rows(p, &p->b, p->k, p->n);
@@ -1464,8 +1472,22 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
          * copy is small next to the product's other operand: B at most a
          * quarter of A's rows, or A of few rows (dot products along B's
          * columns).  float64 (22 x 302) @ (302 x 72), both in Fortran
-         * order: 16 us packed, 32 as dots of a copy of A. */
-        if (plan->blocked && !(choice == STAGE_B ? 4 * problem->n <= problem->m
+         * order: 16 us packed, 32 as dots of a copy of A.  Also a B of one
+         * micro-panel (or at most the direct path's columns) and no more
+         * columns than A has rows, at least GM_STAGE_B_MIN_ROWS of them:
+         * packed, its one panel is packed by one thread and its few row
+         * blocks leave the other threads idle, where the direct path
+         * shares the rows (2 threads, us, packed -> copied, B strided:
+         * float32 (16 x 2000) @ (2000 x 16) 67 -> 22; (43 x 945) @ (945 x
+         * 16) 40 -> 22; (40 x 300) @ (300 x 32) 21 -> 15; float64 (40 x
+         * 500) @ (500 x 12) 22 -> 14; (16 x 1377) @ (1377 x 13) in
+         * Fortran order, A strided, 52 -> 32; but (12 x 300) @ (300 x 12)
+         * 5.9 -> 7.5). */
+        const int few_columns = (problem->n <= plan->kern->nr
+                                 || problem->n <= plan->kern->direct_max_cols)
+                                && problem->n <= problem->m
+                                && problem->m >= GM_STAGE_B_MIN_ROWS;
+        if (plan->blocked && !(choice == STAGE_B ? 4 * problem->n <= problem->m || few_columns
                                                  : problem->m <= 8)) {
             return NULL;
         }
@@ -1483,7 +1505,9 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
         return NULL;
     }
     *op = choice == STAGE_A ? problem->a : problem->b;
-    void *copy = copy_to_rows(problem, op, rows, cols);
+    void *copy = choice == STAGE_B && packs_in_rows(problem, plan->kern)
+                 ? b_packed_in_rows(&staged, plan->kern)
+                 : copy_to_rows(problem, op, rows, cols);
     if (copy != NULL) {
         plan_path(&staged, conjugate, plan);
     }

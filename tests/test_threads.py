@@ -731,6 +731,14 @@ STAGED = [
     ("fd", (3, 42), (42, 38), "F", "F", "a"),
     ("fd", (6, 12, 30), (30, 9), "F", "F", "b"),
     ("fd", (40, 30), (30, 11), "C", "every-other", "b"),
+    # B of at most the direct path's columns, no more than A has rows:
+    # copied (as packed micro-panels where it is wide enough) rather than
+    # packed whole
+    ("fd", (43, 945), (945, 16), "C", "every-other", "b"),
+    ("fd", (16, 2000), (2000, 12), "C", "every-other", "b"),
+    ("fd", (30, 200), (200, 10), "every-other", "every-other", "b"),
+    ("fd", (2, 20, 300), (2, 300, 7), "C", "every-other", "b"),
+    ("fd", (16, 1000), (1000, 12), "F", "every-other", "b"),
     ("FD", (52, 838), (838, 5), "C", "F", "b"),
     ("FD", (500, 300), (300, 8), "C", "F", "b"),
     ("FD", (3, 42), (42, 38), "F", "F", "a"),
@@ -762,19 +770,21 @@ def test_operand_copied_in_rows_gives_its_bits(dtypes, shape_a, shape_b, layout_
     """A product that the direct path reads only through its plain loop
     (or complex dot products of many columns) runs on a copy of one
     operand in rows: every element has the bits of the product of that
-    copy, for every thread count, and NumPy's value."""
+    copy, on every instruction set and thread count, and NumPy's value."""
     for dtype in (np.dtype(c) for c in dtypes):
         a = make_values(dtype, shape_a, (19, 1.0, 0.0))
         b = make_values(dtype, shape_b, (20, 1.0, 0.0))
         a_given, b_given = _laid_out(a, layout_a), _laid_out(b, layout_b)
         assert_matches_numpy(a_given, b_given)
-        for n in THREAD_COUNTS:
-            gufunc_matmul.set_num_threads(n)
-            if copied == "a":
-                expected = ours(np.ascontiguousarray(a_given), b_given)
-            else:
-                expected = ours(a_given, np.ascontiguousarray(b_given))
-            assert_bitwise_equal(ours(a_given, b_given), expected)
+        with every_isa() as isas:
+            for _ in isas:
+                for n in THREAD_COUNTS:
+                    gufunc_matmul.set_num_threads(n)
+                    if copied == "a":
+                        expected = ours(np.ascontiguousarray(a_given), b_given)
+                    else:
+                        expected = ours(a_given, np.ascontiguousarray(b_given))
+                    assert_bitwise_equal(ours(a_given, b_given), expected)
 
 
 @settings(max_examples=max(10, settings.default.max_examples // 5))
