@@ -853,6 +853,7 @@ static void direct_unit(void *ctx, ptrdiff_t unit, int slot)
 /* A B of more than this many bytes does not stay in L3 while every
  * thread reads all of it. */
 #define GM_DIRECT_SHARED_B_BYTES (8.0 * 1024.0 * 1024.0)
+#define GM_DIRECT_ROWS_SPLIT_B_BYTES (1024.0 * 1024.0)
 
 static void direct_split(const gm_problem *p, const gm_kernel *kern,
                          int threads, atomic_int *fp_flags)
@@ -866,7 +867,16 @@ static void direct_split(const gm_problem *p, const gm_kernel *kern,
      * rows reads all of B, each of columns all of A: for a B beyond the
      * caches, the columns when they read fewer bytes (float64 X.T @ X, X
      * 100000 x 64, read X nine times in 8 slices of rows, and ran 2.2
-     * times slower than in 2 of columns). */
+     * times slower than in 2 of columns).  A B of at most
+     * GM_DIRECT_ROWS_SPLIT_B_BYTES is read again from L2 or L3 cheaply:
+     * rows whichever side is longer, when there are enough for 4 slices
+     * of 16 a thread (slices of columns write parts of the same lines of
+     * C, and the direct loops' strips fit them worse: float32 (240 x 3)
+     * @ (3 x 286) took 15.8 us in slices of columns, 9.9 of rows, one
+     * thread 12; float64 (128 x 30) @ (30 x 400) 40 and 35).  Fewer rows
+     * lost: slices in numbers that do not divide evenly (float64 (40 x
+     * 30) @ (30 x 400), 5 slices, 10.4 -> 13.1), slices of 8 rows each
+     * reading B from L2 ((64 x 30) @ (30 x 400) 16.6 -> 18.8). */
     const ptrdiff_t row_slices = min_pd(p->m / 8 > 1 ? p->m / 8 : 1, 4 * (ptrdiff_t)threads);
     const ptrdiff_t col_slices = min_pd(p->n, threads);
     const double item = (double)gm_item_size(p->type);
@@ -875,7 +885,8 @@ static void direct_split(const gm_problem *p, const gm_kernel *kern,
     const int b_streams = b_bytes > GM_DIRECT_SHARED_B_BYTES
                           && (double)row_slices * b_bytes + a_bytes
                              > b_bytes + (double)col_slices * a_bytes;
-    const int by_rows = p->n == 1 || (p->m >= p->n && p->m >= 16 && !b_streams);
+    const int by_rows = p->n == 1 || (p->m >= p->n && p->m >= 16 && !b_streams)
+                        || (p->m >= 64 * threads && b_bytes <= GM_DIRECT_ROWS_SPLIT_B_BYTES);
     direct_job dj = {p, kern, by_rows, by_rows ? p->m : p->n,
                      by_rows ? row_slices : col_slices};
     add_flags(fp_flags, gm_parallel_for(threads, dj.slices, direct_unit, &dj));
