@@ -1122,6 +1122,15 @@ static void *b_packed_in_rows(gm_problem *p, const gm_kernel *kern)
     return copy;
 }
 
+/* B copied with contiguous columns, as packed micro-panels where
+ * packs_in_rows says so, else element by element; NULL when out of
+ * memory, on success *p reads the copy. */
+static void *b_copied_in_rows(gm_problem *p, const gm_kernel *kern)
+{
+    return packs_in_rows(p, kern) ? b_packed_in_rows(p, kern)
+                                  : copy_to_rows(p, &p->b, p->k, p->n);
+}
+
 /* Whether copying B in rows pays for dot products shallower than the
  * kernel's short_dot_depth, which are scalar chains with the bits of the
  * register form: about one cycle for two multiply-adds an element, against
@@ -1159,10 +1168,7 @@ static void *b_in_rows(gm_problem *p, const gm_kernel *kern,
     if (!pays || operand_bytes(p, &p->b, p->k, p->n) > GM_B_ROWS_COPY_MAX_BYTES) {
         return NULL;
     }
-    if (packs_in_rows(p, kern)) {
-        return b_packed_in_rows(p, kern);
-    }
-    return copy_to_rows(p, &p->b, p->k, p->n);
+    return b_copied_in_rows(p, kern);
 }
 
 /* Whether dot products of B copied in columns beat the broadcast form
@@ -1516,9 +1522,8 @@ static void *stage_operand(const gm_problem *problem, int conjugate,
         return NULL;
     }
     *op = choice == STAGE_A ? problem->a : problem->b;
-    void *copy = choice == STAGE_B && packs_in_rows(problem, plan->kern)
-                 ? b_packed_in_rows(&staged, plan->kern)
-                 : copy_to_rows(problem, op, rows, cols);
+    void *copy = choice == STAGE_B ? b_copied_in_rows(&staged, plan->kern)
+                                   : copy_to_rows(problem, op, rows, cols);
     if (copy != NULL) {
         plan_path(&staged, conjugate, plan);
     }
