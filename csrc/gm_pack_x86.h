@@ -172,6 +172,9 @@ GM_INLINE void pack_copy(const char *src, ptrdiff_t rs, ptrdiff_t ds,
          * strided spend half of its time packing B). */
         const int gathers = (es == 4 || es == 8) && rs <= INT32_MAX / 32
                             && rs >= -(INT32_MAX / 32);
+        const __m256i at8 = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                               _mm256_set1_epi32(gathers ? (int)rs : 0));
+        const __m128i at4 = _mm256_castsi256_si128(at8);
         for (ptrdiff_t p = 0; p < depth; ++p) {
             const char *col = base + p * ds;
             ptrdiff_t i = 0;
@@ -179,21 +182,17 @@ GM_INLINE void pack_copy(const char *src, ptrdiff_t rs, ptrdiff_t ds,
                 memset(dst, 0, (size_t)panel * es);
             }
             if (gathers && es == 4) {
-                const __m256i at = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                                      _mm256_set1_epi32((int)rs));
                 for (; i + 8 <= live; i += 8) {
                     _mm256_storeu_ps((float *)(void *)(dst + (size_t)i * es),
                                      _mm256_i32gather_ps((const float *)(const void *)(col + i * rs),
-                                                         at, 1));
+                                                         at8, 1));
                 }
             }
             else if (gathers && es == 8) {
-                const __m128i at = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3),
-                                                   _mm_set1_epi32((int)rs));
                 for (; i + 4 <= live; i += 4) {
                     _mm256_storeu_pd((double *)(void *)(dst + (size_t)i * es),
                                      _mm256_i32gather_pd((const double *)(const void *)(col + i * rs),
-                                                         at, 1));
+                                                         at4, 1));
                 }
             }
             for (; i < live; ++i) {
